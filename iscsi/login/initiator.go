@@ -38,6 +38,7 @@ type InitiatorNegotiator struct {
 	// proposed marks keys we offered and await an answer for.
 	proposed       [numKeys]bool
 	proposedOp     bool
+	answered       [numKeys]bool // target-originated offers we answered
 	chapChallenge  []byte
 	chapID         byte
 	mutualVerified bool
@@ -128,6 +129,8 @@ func (n *InitiatorNegotiator) Next(resp Response) (Request, bool, error) {
 	}
 	n.out = n.out[:0]
 	var chapA, chapI, chapC, chapN, chapR []byte
+	var here [numKeys]bool
+	var unknown map[string]bool
 	it := NewTextIter(text)
 	for it.Next() {
 		k, v := it.Key(), it.Value()
@@ -135,8 +138,21 @@ func (n *InitiatorNegotiator) Next(resp Response) (Request, bool, error) {
 			return Request{}, false, fmt.Errorf("login: response text: %w", err)
 		}
 		id := lookupKey(k)
+		if id != kNone {
+			if here[id] {
+				return Request{}, false, fmt.Errorf("login: response text: %w", ErrDuplicateKey)
+			}
+			here[id] = true
+		}
 		switch id {
 		case kNone:
+			if unknown == nil {
+				unknown = make(map[string]bool)
+			}
+			if unknown[string(k)] {
+				return Request{}, false, fmt.Errorf("login: response text: %w", ErrDuplicateKey)
+			}
+			unknown[string(k)] = true
 			if !isSpecial(v) {
 				n.out = appendKVBytes(n.out, string(k), []byte(valNotUnderstood))
 			}
@@ -287,6 +303,9 @@ func (n *InitiatorNegotiator) propose() {
 	w := &n.want
 	prop := func(id keyID) { n.proposed[id] = true }
 	dig := func(id keyID, on bool) {
+		if n.answered[id] {
+			return
+		}
 		v := valNone
 		if on {
 			v = "CRC32C,None"
@@ -298,10 +317,16 @@ func (n *InitiatorNegotiator) propose() {
 	dig(kDataDigest, w.DataDigest)
 	n.out = appendNum(n.out, "MaxRecvDataSegmentLength", uint64(w.MaxRecvDataSegmentLength))
 	num := func(id keyID) {
+		if n.answered[id] {
+			return
+		}
 		n.out = appendNum(n.out, keyDefs[id].name, numParam(w, id))
 		prop(id)
 	}
 	boo := func(id keyID) {
+		if n.answered[id] {
+			return
+		}
 		n.out = AppendKV(n.out, keyDefs[id].name, boolValue(boolParam(w, id)))
 		prop(id)
 	}
@@ -318,7 +343,7 @@ func (n *InitiatorNegotiator) propose() {
 	boo(kInitialR2T)
 	boo(kImmediateData)
 	num(kMaxBurstLength)
-	if !(w.InitialR2T && !w.ImmediateData) {
+	if !(w.InitialR2T && !w.ImmediateData) && !n.answered[kFirstBurstLength] {
 		n.out = appendNum(n.out, "FirstBurstLength", uint64(min(w.FirstBurstLength, w.MaxBurstLength)))
 		prop(kFirstBurstLength)
 	}
@@ -352,6 +377,7 @@ func (n *InitiatorNegotiator) answer(id keyID, k, v []byte) error {
 			return nil
 		}
 		n.out, _ = respond(n.out, &n.p, &n.want, id, k, v)
+		n.answered[id] = true
 		return nil
 	}
 	n.proposed[id] = false

@@ -158,8 +158,7 @@ func appendNum(dst []byte, key string, v uint64) []byte {
 // respond negotiates one key offered by the peer against ours (our
 // capabilities/limits), stores the result in p and appends the answer to out.
 // It is used by the target for every initiator offer and by the initiator
-// for target-originated offers. discovery marks session-wide keys
-// Irrelevant.
+// for target-originated offers. rejected reports a Reject answer.
 func respond(out []byte, p, ours *Params, id keyID, key, v []byte) (_ []byte, rejected bool) {
 	d := &keyDefs[id]
 	switch d.kind {

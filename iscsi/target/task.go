@@ -170,6 +170,35 @@ func (c *conn) failTask(t *task, h pdu.BHS, err error) error {
 	return err
 }
 
+// asciDataPhaseError is DATA PHASE ERROR (SPC-4), the sense a task gets when its Data-Out sequence is broken.
+const asciDataPhaseError scsi.ASC = 0x4B00
+
+// failData ends a task whose Data-Out sequence is wrong (DataSN, offset or F bit) with CHECK CONDITION,
+// ABORTED COMMAND / DATA PHASE ERROR. PDU framing is intact, so the connection and the other tasks go on
+// (where ErrorRecoveryLevel 0 would allow dropping the session, this keeps the initiator's other commands alive);
+// later Data-Out PDUs of the task are discarded.
+func (c *conn) failData(t *task, h pdu.BHS, why error) error {
+	c.log.Info("Data-Out sequence error: task failed", "itt", t.itt, "err", why)
+	if err := c.tr.DiscardData(); err != nil {
+		return err
+	}
+	ss := c.sess
+	ss.removeTask(t)
+	t.state.Store(taskDone)
+	if t.counted {
+		ss.outstanding.Add(-1)
+		t.counted = false
+	}
+	cmd := &t.cmd
+	cmd.Status = scsi.CheckCondition
+	sn := scsi.Sense{Key: scsi.KeyAbortedCommand, ASC: asciDataPhaseError}
+	cmd.Sense = sn.AppendFixed(cmd.SenseBuf[:0])
+	cmd.Needed = int(t.edtl)
+	t.read = false
+	c.respond(t)
+	return nil
+}
+
 // dataError handles a failed data segment read: a bad data digest is answered with a Reject and the task is
 // dropped (the initiator will see it time out or retry); anything else ends the connection.
 func (c *conn) dataError(t *task, h pdu.BHS, err error) error {
@@ -222,7 +251,7 @@ func (c *conn) handleDataOut(h pdu.BHS) error {
 	if ttt == pdu.ReservedTag {
 		// Unsolicited data.
 		if off != t.unsolNext || dataSN != t.unsolDataSN || uint64(off)+uint64(dsl) > uint64(t.unsolEnd) {
-			return c.failTask(t, h, fmt.Errorf("%w: unsolicited offset %d DataSN %d length %d (expected %d, %d, end %d)",
+			return c.failData(t, h, fmt.Errorf("%w: unsolicited offset %d DataSN %d length %d (expected %d, %d, end %d)",
 				errDataSequence, off, dataSN, dsl, t.unsolNext, t.unsolDataSN, t.unsolEnd))
 		}
 		if err := c.tr.ReadData(t.buf.b[off : off+dsl]); err != nil {
@@ -241,11 +270,11 @@ func (c *conn) handleDataOut(h pdu.BHS) error {
 		for ; i < t.nr2t && t.r2ts[i].ttt != ttt; i++ {
 		}
 		if i == t.nr2t {
-			return c.failTask(t, h, fmt.Errorf("%w: Data-Out for unknown TTT %#x", errDataSequence, ttt))
+			return c.failData(t, h, fmt.Errorf("%w: Data-Out for unknown TTT %#x", errDataSequence, ttt))
 		}
 		r := &t.r2ts[i]
 		if off != r.offset+r.received || dataSN != r.dataSN || r.received+dsl > r.length {
-			return c.failTask(t, h, fmt.Errorf("%w: solicited offset %d DataSN %d length %d (expected %d, %d, %d left)",
+			return c.failData(t, h, fmt.Errorf("%w: solicited offset %d DataSN %d length %d (expected %d, %d, %d left)",
 				errDataSequence, off, dataSN, dsl, r.offset+r.received, r.dataSN, r.length-r.received))
 		}
 		if err := c.tr.ReadData(t.buf.b[off : off+dsl]); err != nil {
@@ -256,12 +285,12 @@ func (c *conn) handleDataOut(h pdu.BHS) error {
 		t.received += dsl
 		if r.received == r.length {
 			if !h.Final() {
-				return c.failTask(t, h, fmt.Errorf("%w: sequence complete without F bit", errDataSequence))
+				return c.failData(t, h, fmt.Errorf("%w: sequence complete without F bit", errDataSequence))
 			}
 			t.r2ts[i] = t.r2ts[t.nr2t-1]
 			t.nr2t--
 		} else if h.Final() {
-			return c.failTask(t, h, fmt.Errorf("%w: F bit before the end of the R2T", errDataSequence))
+			return c.failData(t, h, fmt.Errorf("%w: F bit before the end of the R2T", errDataSequence))
 		}
 	}
 	if t.received == t.edtl {
@@ -307,6 +336,12 @@ func (c *conn) run(t *task) {
 		cmd.DataIn = t.buf.b[:t.edtl]
 	}
 	ss.target.SCSI.Execute(cmd)
+	if t.counted {
+		// The command leaves the CmdSN window before its response is queued, so the MaxCmdSN sent with the
+		// response already reflects the freed slot.
+		ss.outstanding.Add(-1)
+		t.counted = false
+	}
 	ss.mu.Lock()
 	t.state.Store(taskDone)
 	if ss.tasks[t.itt] == t {

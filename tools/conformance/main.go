@@ -1,0 +1,314 @@
+// Command conformance runs libiscsi's iscsi-test-cu against xtgtd: it starts the daemon on a loopback port,
+// checks iscsi-inq, iscsi-ls and iscsi-readcapacity16, runs every SCSI.* and iSCSI.* suite under its own
+// timeout (restarting the daemon if a suite kills it), and writes a per-suite table with every failure and skip.
+// It exits non-zero when any test fails or errors, or fewer than -min-pass tests pass.
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+type result struct {
+	suite, test, outcome, reason string // outcome: passed | skipped | failed | error
+}
+
+var (
+	testRe    = regexp.MustCompile(`(?m)^\s*Test: (\S+) \.\.\.`)
+	outcomeRe = regexp.MustCompile(`passed|FAILED`)
+	skipRe    = regexp.MustCompile(`\[SKIPPED\]\s*([^\n]*)`)
+	suiteRe   = regexp.MustCompile(`^(SCSI|iSCSI)\.[A-Za-z0-9]+$`)
+)
+
+func main() {
+	xtgtd := flag.String("xtgtd", "bin/xtgtd", "xtgtd binary")
+	port := flag.Int("port", 13260, "loopback port for the target")
+	port2 := flag.Int("port2", 0, "second portal port (enables the MultipathIO family with two URLs)")
+	out := flag.String("out", "tools/out/conformance", "directory for logs and the summary")
+	minPass := flag.Int("min-pass", 140, "fail unless at least this many tests pass")
+	suiteTimeout := flag.Duration("suite-timeout", 5*time.Minute, "time limit per suite")
+	only := flag.String("suites", "", "comma-separated suites (default: every SCSI.* and iSCSI.* suite)")
+	extra := flag.String("daemon-args", "", "extra xtgtd arguments")
+	flag.Parse()
+	if err := run(*xtgtd, *port, *port2, *out, *minPass, *suiteTimeout, *only, *extra); err != nil {
+		fmt.Fprintln(os.Stderr, "conformance:", err)
+		os.Exit(1)
+	}
+}
+
+type daemon struct {
+	cmd  *exec.Cmd
+	args []string
+	log  *os.File
+	done chan error
+}
+
+func startDaemon(bin string, args []string, logPath string, port int) (*daemon, error) {
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	d := &daemon{cmd: exec.Command(bin, args...), args: args, log: f, done: make(chan error, 1)}
+	d.cmd.Stdout, d.cmd.Stderr = f, f
+	if err := d.cmd.Start(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	go func() { d.done <- d.cmd.Wait() }()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return d, nil
+		}
+		select {
+		case err := <-d.done:
+			return nil, fmt.Errorf("xtgtd exited at start: %v (see %s)", err, logPath)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	d.stop()
+	return nil, fmt.Errorf("xtgtd did not listen on port %d within 10s", port)
+}
+
+func (d *daemon) alive() bool {
+	select {
+	case err := <-d.done:
+		d.done <- err
+		return false
+	default:
+		return true
+	}
+}
+
+// stop sends SIGTERM and waits (the daemon drains), then kills it.
+func (d *daemon) stop() error {
+	defer d.log.Close()
+	if !d.alive() {
+		return errors.New("daemon had exited")
+	}
+	_ = d.cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-d.done:
+		return err
+	case <-time.After(20 * time.Second):
+		_ = d.cmd.Process.Kill()
+		<-d.done
+		return errors.New("daemon did not exit within 20s of SIGINT")
+	}
+}
+
+func listSuites() ([]string, error) {
+	out, err := exec.Command("iscsi-test-cu", "--list").Output()
+	if err != nil && len(out) == 0 {
+		return nil, fmt.Errorf("iscsi-test-cu --list: %w", err)
+	}
+	var s []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if l = strings.TrimSpace(l); suiteRe.MatchString(l) {
+			s = append(s, l)
+		}
+	}
+	return s, nil
+}
+
+func parse(suite, text string) []result {
+	var rs []result
+	locs := testRe.FindAllStringSubmatchIndex(text, -1)
+	for i, loc := range locs {
+		end := len(text)
+		if i+1 < len(locs) {
+			end = locs[i+1][0]
+		}
+		if j := strings.Index(text[loc[1]:end], "Run Summary"); j >= 0 {
+			end = loc[1] + j
+		}
+		seg := text[loc[1]:end]
+		r := result{suite: suite, test: text[loc[2]:loc[3]]}
+		m := outcomeRe.FindStringIndex(seg)
+		switch {
+		case m == nil:
+			r.outcome, r.reason = "error", "no result (suite interrupted)"
+		case seg[m[0]:m[1]] == "FAILED":
+			r.outcome = "failed"
+			r.reason = strings.Join(strings.Fields(firstLines(seg[m[1]:], 3)), " ")
+		default:
+			r.outcome = "passed"
+			if sm := skipRe.FindStringSubmatch(seg[:m[0]]); sm != nil {
+				r.outcome, r.reason = "skipped", strings.TrimSpace(sm[1])
+			}
+		}
+		rs = append(rs, r)
+	}
+	return rs
+}
+
+func firstLines(s string, n int) string {
+	lines := strings.SplitN(strings.TrimSpace(s), "\n", n+1)
+	if len(lines) > n {
+		lines = lines[:n]
+	}
+	return strings.Join(lines, " ")
+}
+
+func checkTool(name string, want string, args ...string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %v: %w\n%s", name, args, err, out)
+	}
+	if !bytes.Contains(out, []byte(want)) {
+		return fmt.Errorf("%s %v: output lacks %q:\n%s", name, args, want, out)
+	}
+	fmt.Printf("ok   %s %s\n", name, strings.Join(args, " "))
+	return nil
+}
+
+func run(bin string, port, port2 int, out string, minPass int, suiteTimeout time.Duration, only, extra string) error {
+	if _, err := exec.LookPath("iscsi-test-cu"); err != nil {
+		return fmt.Errorf("iscsi-test-cu not installed (apt-get install libiscsi-bin): %w", err)
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	suites, err := listSuites()
+	if err != nil {
+		return err
+	}
+	if only != "" {
+		suites = strings.Split(only, ",")
+	}
+	const iqn = "iqn.2026-11.dev.xtgt:default"
+	args := []string{"--portal", fmt.Sprintf("127.0.0.1:%d", port), "--lun", "ram:1G", "--log-level", "info"}
+	if port2 != 0 {
+		args = append(args, "--portal", fmt.Sprintf("127.0.0.1:%d", port2))
+	}
+	args = append(args, strings.Fields(extra)...)
+	logPath := filepath.Join(out, "xtgtd.log")
+	_ = os.Remove(logPath)
+	d, err := startDaemon(bin, args, logPath, port)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if d != nil {
+			d.stop()
+		}
+	}()
+	url := fmt.Sprintf("iscsi://127.0.0.1:%d/%s/0", port, iqn)
+	for _, c := range []struct {
+		name, want string
+		args       []string
+	}{
+		{"iscsi-inq", "Vendor:XTGT", []string{url}},
+		{"iscsi-ls", iqn, []string{"-s", fmt.Sprintf("iscsi://127.0.0.1:%d", port)}},
+		{"iscsi-readcapacity16", "Total size:1073741824", []string{url}},
+	} {
+		if err := checkTool(c.name, c.want, c.args...); err != nil {
+			return err
+		}
+	}
+
+	var all []result
+	for _, s := range suites {
+		if !d.alive() {
+			if d, err = startDaemon(bin, args, logPath, port); err != nil {
+				return err
+			}
+		}
+		cuArgs := []string{"--dataloss", "--allow-sanitize", "-t", s, url}
+		if strings.HasSuffix(s, "MultipathIO") && port2 != 0 {
+			cuArgs = append(cuArgs, fmt.Sprintf("iscsi://127.0.0.1:%d/%s/0", port2, iqn))
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), suiteTimeout)
+		cmd := exec.CommandContext(ctx, "iscsi-test-cu", cuArgs...)
+		cmd.WaitDelay = 5 * time.Second
+		text, _ := cmd.CombinedOutput()
+		timedOut := ctx.Err() != nil
+		cancel()
+		_ = os.WriteFile(filepath.Join(out, s+".log"), text, 0o644)
+		rs := parse(s, string(text))
+		if timedOut {
+			rs = append(rs, result{suite: s, test: "(suite)", outcome: "error", reason: "suite timed out"})
+		}
+		if !d.alive() {
+			rs = append(rs, result{suite: s, test: "(daemon)", outcome: "error", reason: "xtgtd exited during the suite"})
+		}
+		if len(rs) == 0 {
+			rs = append(rs, result{suite: s, test: "(suite)", outcome: "error", reason: "no tests ran"})
+		}
+		c := count(rs)
+		fmt.Printf("%-40s passed %3d skipped %3d failed %3d error %d\n", s, c["passed"], c["skipped"], c["failed"], c["error"])
+		all = append(all, rs...)
+	}
+	if err := d.stop(); err != nil {
+		all = append(all, result{suite: "(daemon)", test: "shutdown", outcome: "error", reason: err.Error()})
+	}
+	d = nil
+	tot := count(all)
+	md := summary(all)
+	if err := os.WriteFile(filepath.Join(out, "summary.md"), []byte(md), 0o644); err != nil {
+		return err
+	}
+	fmt.Print(md)
+	fmt.Printf("\nconformance: %d passed, %d failed, %d skipped, %d errors (minimum passed: %d)\n",
+		tot["passed"], tot["failed"], tot["skipped"], tot["error"], minPass)
+	if tot["failed"] > 0 || tot["error"] > 0 || tot["passed"] < minPass {
+		return fmt.Errorf("%d failed, %d errors, %d passed (need %d)", tot["failed"], tot["error"], tot["passed"], minPass)
+	}
+	return nil
+}
+
+func count(rs []result) map[string]int {
+	m := map[string]int{}
+	for _, r := range rs {
+		m[r.outcome]++
+	}
+	return m
+}
+
+func summary(all []result) string {
+	var b strings.Builder
+	bySuite := map[string][]result{}
+	var order []string
+	for _, r := range all {
+		if _, ok := bySuite[r.suite]; !ok {
+			order = append(order, r.suite)
+		}
+		bySuite[r.suite] = append(bySuite[r.suite], r)
+	}
+	b.WriteString("| suite | passed | skipped | failed | error |\n|---|---|---|---|---|\n")
+	for _, s := range order {
+		c := count(bySuite[s])
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d |\n", s, c["passed"], c["skipped"], c["failed"], c["error"])
+	}
+	t := count(all)
+	fmt.Fprintf(&b, "| **total** | **%d** | **%d** | **%d** | **%d** |\n", t["passed"], t["skipped"], t["failed"], t["error"])
+	for _, kind := range []string{"failed", "error", "skipped"} {
+		var lines []string
+		for _, r := range all {
+			if r.outcome == kind {
+				lines = append(lines, fmt.Sprintf("- %s.%s: %s", r.suite, r.test, r.reason))
+			}
+		}
+		if len(lines) == 0 {
+			continue
+		}
+		sort.Strings(lines)
+		fmt.Fprintf(&b, "\n%s:\n%s\n", kind, strings.Join(lines, "\n"))
+	}
+	return b.String()
+}
