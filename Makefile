@@ -4,7 +4,7 @@ BIN     := bin
 PKGS    := ./...
 PORT    ?= 3260
 
-.PHONY: all build run test unit deps conformance bench generate lint clean
+.PHONY: all build run test unit deps conformance bench generate generate-check lint clean
 
 all: build
 
@@ -16,7 +16,7 @@ run: build
 	./$(BIN)/xtgtd
 
 # Everything: Debian test tools (when root), vet, unit + privileged tests with fuzz seed corpora, conformance.
-test: deps lint build unit conformance
+test: deps lint generate-check build unit conformance
 
 deps:
 	@tools/deps.sh
@@ -32,6 +32,15 @@ bench: build
 
 generate:
 	$(GO) generate ./bpf/...
+
+# The committed bpf2go output must match what clang builds from bpf/steer.c (skipped without clang).
+generate-check:
+	@if command -v clang >/dev/null 2>&1 && [ -e /usr/include/bpf/bpf_helpers.h ]; then \
+	  t=$$(mktemp -d); cp bpf/steer_bpfel.go bpf/steer_bpfel.o $$t/; \
+	  $(GO) generate ./bpf/... >/dev/null; \
+	  if cmp -s $$t/steer_bpfel.o bpf/steer_bpfel.o && cmp -s $$t/steer_bpfel.go bpf/steer_bpfel.go; then rm -rf $$t; \
+	  else cp $$t/steer_bpfel.go $$t/steer_bpfel.o bpf/; rm -rf $$t; echo "bpf bindings are stale: run make generate and commit"; exit 1; fi; \
+	else echo "generate-check: clang or libbpf-dev missing, not checking bpf bindings"; fi
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

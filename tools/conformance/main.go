@@ -26,7 +26,7 @@ type result struct {
 
 var (
 	testRe    = regexp.MustCompile(`(?m)^\s*Test: (\S+) \.\.\.`)
-	outcomeRe = regexp.MustCompile(`passed|FAILED`)
+	outcomeRe = regexp.MustCompile(`(?m)^(passed|FAILED)`)
 	skipRe    = regexp.MustCompile(`\[SKIPPED\]\s*([^\n]*)`)
 	suiteRe   = regexp.MustCompile(`^(SCSI|iSCSI)\.[A-Za-z0-9]+$`)
 )

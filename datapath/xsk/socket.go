@@ -1,0 +1,312 @@
+package xsk
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// BindMode selects copy or zero-copy operation.
+type BindMode int
+
+const (
+	BindAuto     BindMode = iota // zero-copy, falling back to copy
+	BindCopy                     // XDP_COPY
+	BindZeroCopy                 // XDP_ZEROCOPY, failing if the driver lacks it
+)
+
+// Config sizes a socket. Zero values take the defaults.
+type Config struct {
+	Ifindex   int
+	Queue     int
+	NumFrames int // UMEM frames, default 4096; half feed RX, half TX
+	FrameSize int // 2048 (default) or 4096
+	RingSize  int // entries of each of the four rings, power of two, default 2048
+	Bind      BindMode
+	// NoNeedWakeup disables XDP_USE_NEED_WAKEUP; by default it is asked
+	// for and dropped only if the kernel refuses it.
+	NoNeedWakeup bool
+}
+
+// Sentinel errors.
+var (
+	ErrClosed      = errors.New("xsk: socket closed")
+	ErrNoZeroCopy  = errors.New("xsk: driver lacks zero-copy AF_XDP")
+	ErrBadConfig   = errors.New("xsk: bad configuration")
+	ErrLinkDown    = errors.New("xsk: device down")
+	ErrUnsupported = errors.New("xsk: AF_XDP not supported")
+)
+
+// Frame is one UMEM frame. Data is a view into UMEM: for a received frame,
+// the whole Ethernet frame; from GetTxFrame, the writable frame, to be
+// resliced to the length to send. Addr identifies the frame to the kernel.
+type Frame struct {
+	Addr uint64
+	Data []byte
+}
+
+// Registry is where a socket registers itself for its queue (*bpf.Steering
+// implements it with the pinned XSKMAP).
+type Registry interface {
+	RegisterXSK(queue, fd int) error
+}
+
+// Socket is an AF_XDP socket with its own UMEM. It is not safe for
+// concurrent use: one goroutine drives it (per queue).
+type Socket struct {
+	fd         int
+	queue      int
+	umem       []byte
+	frameSize  uint32
+	frameMask  uint64
+	fill, comp addrRing
+	rx, tx     descRing
+	maps       [][]byte
+	free       []uint64 // TX-ready frames (stack)
+	txPending  int      // submitted, not yet completed
+	zeroCopy   bool
+	needWakeup bool
+	pollfd     [1]unix.PollFd
+	st         Stats
+}
+
+const defaultFrames, defaultFrameSize, defaultRing = 4096, 2048, 2048
+
+// Open creates the socket, its UMEM and rings, fills the fill ring and binds
+// to (Ifindex, Queue) in the calling thread's network namespace.
+func Open(cfg Config) (*Socket, error) {
+	if cfg.NumFrames == 0 {
+		cfg.NumFrames = defaultFrames
+	}
+	if cfg.FrameSize == 0 {
+		cfg.FrameSize = defaultFrameSize
+	}
+	if cfg.RingSize == 0 {
+		cfg.RingSize = defaultRing
+	}
+	switch {
+	case cfg.FrameSize != 2048 && cfg.FrameSize != 4096:
+		return nil, fmt.Errorf("%w: frame size %d (2048 or 4096)", ErrBadConfig, cfg.FrameSize)
+	case cfg.RingSize&(cfg.RingSize-1) != 0 || cfg.RingSize < 64:
+		return nil, fmt.Errorf("%w: ring size %d (power of two, >= 64)", ErrBadConfig, cfg.RingSize)
+	case cfg.NumFrames < 2 || cfg.NumFrames/2 > cfg.RingSize:
+		return nil, fmt.Errorf("%w: %d frames for rings of %d (RX half must fit the fill ring)", ErrBadConfig, cfg.NumFrames, cfg.RingSize)
+	case cfg.Ifindex <= 0 || cfg.Queue < 0:
+		return nil, fmt.Errorf("%w: ifindex %d queue %d", ErrBadConfig, cfg.Ifindex, cfg.Queue)
+	}
+	var tries []uint16
+	switch cfg.Bind {
+	case BindCopy:
+		tries = []uint16{unix.XDP_COPY}
+	case BindZeroCopy:
+		tries = []uint16{unix.XDP_ZEROCOPY}
+	default:
+		tries = []uint16{unix.XDP_ZEROCOPY, unix.XDP_COPY}
+	}
+	var errs []error
+	for _, flags := range tries {
+		wake := []bool{!cfg.NoNeedWakeup}
+		if !cfg.NoNeedWakeup {
+			wake = append(wake, false)
+		}
+		for _, w := range wake {
+			s, err := open(cfg, flags, w)
+			if err == nil {
+				return s, nil
+			}
+			errs = append(errs, err)
+			if !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EPROTONOSUPPORT) {
+				return nil, err
+			}
+		}
+	}
+	if cfg.Bind == BindZeroCopy {
+		return nil, fmt.Errorf("%w: %w", ErrNoZeroCopy, errors.Join(errs...))
+	}
+	return nil, errors.Join(errs...)
+}
+
+func open(cfg Config, bindFlags uint16, needWakeup bool) (_ *Socket, err error) {
+	fd, err := unix.Socket(unix.AF_XDP, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, unix.EAFNOSUPPORT) {
+			return nil, fmt.Errorf("%w: socket: %w", ErrUnsupported, err)
+		}
+		return nil, fmt.Errorf("xsk: socket: %w", err)
+	}
+	s := &Socket{fd: fd, queue: cfg.Queue, frameSize: uint32(cfg.FrameSize), frameMask: uint64(cfg.FrameSize - 1)}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	s.umem, err = unix.Mmap(-1, 0, cfg.NumFrames*cfg.FrameSize, unix.PROT_READ|unix.PROT_WRITE,
+		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_POPULATE)
+	if err != nil {
+		return nil, fmt.Errorf("xsk: map UMEM: %w", err)
+	}
+	reg := unix.XDPUmemReg{
+		Addr: uint64(uintptr(unsafe.Pointer(&s.umem[0]))),
+		Len:  uint64(len(s.umem)),
+		Size: uint32(cfg.FrameSize),
+	}
+	if err := setsockopt(fd, unix.XDP_UMEM_REG, unsafe.Pointer(&reg), unsafe.Sizeof(reg)); err != nil {
+		return nil, fmt.Errorf("xsk: register UMEM: %w", err)
+	}
+	for _, o := range []int{unix.XDP_UMEM_FILL_RING, unix.XDP_UMEM_COMPLETION_RING, unix.XDP_RX_RING, unix.XDP_TX_RING} {
+		if err := unix.SetsockoptInt(fd, unix.SOL_XDP, o, cfg.RingSize); err != nil {
+			return nil, fmt.Errorf("xsk: ring size option %d: %w", o, err)
+		}
+	}
+	var off unix.XDPMmapOffsets
+	offLen := uint32(unsafe.Sizeof(off))
+	if _, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.SOL_XDP, unix.XDP_MMAP_OFFSETS,
+		uintptr(unsafe.Pointer(&off)), uintptr(unsafe.Pointer(&offLen)), 0); e != 0 {
+		return nil, fmt.Errorf("xsk: ring offsets: %w", e)
+	}
+	n := uint32(cfg.RingSize)
+	if s.fill, err = s.mapAddrRing(off.Fr, unix.XDP_UMEM_PGOFF_FILL_RING, n); err != nil {
+		return nil, err
+	}
+	if s.comp, err = s.mapAddrRing(off.Cr, unix.XDP_UMEM_PGOFF_COMPLETION_RING, n); err != nil {
+		return nil, err
+	}
+	if s.rx, err = s.mapDescRing(off.Rx, unix.XDP_PGOFF_RX_RING, n); err != nil {
+		return nil, err
+	}
+	if s.tx, err = s.mapDescRing(off.Tx, unix.XDP_PGOFF_TX_RING, n); err != nil {
+		return nil, err
+	}
+
+	// First half of UMEM feeds RX, second half is for TX.
+	rxFrames := cfg.NumFrames / 2
+	prod := s.fill.prodVal()
+	for i := range rxFrames {
+		s.fill.descs[(prod+uint32(i))&s.fill.mask] = uint64(i) * uint64(cfg.FrameSize)
+	}
+	atomic.StoreUint32(s.fill.prod, prod+uint32(rxFrames))
+	s.free = make([]uint64, 0, cfg.NumFrames)
+	for i := cfg.NumFrames - 1; i >= rxFrames; i-- {
+		s.free = append(s.free, uint64(i)*uint64(cfg.FrameSize))
+	}
+
+	flags := bindFlags
+	if needWakeup {
+		flags |= unix.XDP_USE_NEED_WAKEUP
+	}
+	sa := unix.SockaddrXDP{Flags: flags, Ifindex: uint32(cfg.Ifindex), QueueID: uint32(cfg.Queue)}
+	err = unix.Bind(fd, &sa)
+	// A socket closed just before on this queue releases it from deferred
+	// kernel work: EBUSY for a short while. Retry, bounded.
+	for i := 0; i < 50 && errors.Is(err, unix.EBUSY); i++ {
+		time.Sleep(10 * time.Millisecond)
+		err = unix.Bind(fd, &sa)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("xsk: bind ifindex %d queue %d flags %#x: %w", cfg.Ifindex, cfg.Queue, flags, err)
+	}
+	s.needWakeup = needWakeup
+	var opts uint32
+	optLen := uint32(unsafe.Sizeof(opts))
+	if _, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.SOL_XDP, unix.XDP_OPTIONS,
+		uintptr(unsafe.Pointer(&opts)), uintptr(unsafe.Pointer(&optLen)), 0); e == 0 {
+		s.zeroCopy = opts&unix.XDP_OPTIONS_ZEROCOPY != 0
+	}
+	s.pollfd[0].Fd = int32(fd)
+	return s, nil
+}
+
+func setsockopt(fd, opt int, p unsafe.Pointer, n uintptr) error {
+	if _, _, e := unix.Syscall6(unix.SYS_SETSOCKOPT, uintptr(fd), unix.SOL_XDP, uintptr(opt), uintptr(p), n, 0); e != 0 {
+		return e
+	}
+	return nil
+}
+
+func (s *Socket) mmapRing(off unix.XDPRingOffset, pgoff int64, descSize, n uint32) ([]byte, error) {
+	b, err := unix.Mmap(s.fd, pgoff, int(off.Desc)+int(n*descSize), unix.PROT_READ|unix.PROT_WRITE,
+		unix.MAP_SHARED|unix.MAP_POPULATE)
+	if err != nil {
+		return nil, fmt.Errorf("xsk: map ring at %#x: %w", pgoff, err)
+	}
+	s.maps = append(s.maps, b)
+	return b, nil
+}
+
+func (s *Socket) mapAddrRing(off unix.XDPRingOffset, pgoff int64, n uint32) (addrRing, error) {
+	b, err := s.mmapRing(off, pgoff, 8, n)
+	if err != nil {
+		return addrRing{}, err
+	}
+	return addrRing{
+		ringPtrs: ptrs(b, off, n),
+		descs:    unsafe.Slice((*uint64)(unsafe.Pointer(&b[off.Desc])), n),
+	}, nil
+}
+
+func (s *Socket) mapDescRing(off unix.XDPRingOffset, pgoff int64, n uint32) (descRing, error) {
+	b, err := s.mmapRing(off, pgoff, uint32(unsafe.Sizeof(unix.XDPDesc{})), n)
+	if err != nil {
+		return descRing{}, err
+	}
+	return descRing{
+		ringPtrs: ptrs(b, off, n),
+		descs:    unsafe.Slice((*unix.XDPDesc)(unsafe.Pointer(&b[off.Desc])), n),
+	}, nil
+}
+
+// Close unregisters nothing (the kernel drops a closed socket from every
+// XSKMAP) and frees the rings and UMEM. Frames handed out become invalid.
+func (s *Socket) Close() error {
+	var errs []error
+	for _, m := range s.maps {
+		if err := unix.Munmap(m); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.maps = nil
+	s.fill, s.comp, s.rx, s.tx = addrRing{}, addrRing{}, descRing{}, descRing{}
+	if s.fd >= 0 {
+		if err := unix.Close(s.fd); err != nil {
+			errs = append(errs, err)
+		}
+		s.fd = -1
+	}
+	if s.umem != nil {
+		if err := unix.Munmap(s.umem); err != nil {
+			errs = append(errs, err)
+		}
+		s.umem = nil
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("xsk: close: %w", err)
+	}
+	return nil
+}
+
+// Register puts the socket into r for its queue.
+func (s *Socket) Register(r Registry) error {
+	if s.fd < 0 {
+		return ErrClosed
+	}
+	return r.RegisterXSK(s.queue, s.fd)
+}
+
+// Fd returns the socket descriptor (for poll/epoll and XSKMAP registration).
+func (s *Socket) Fd() int { return s.fd }
+
+// Queue returns the bound queue id.
+func (s *Socket) Queue() int { return s.queue }
+
+// ZeroCopy reports whether the kernel bound in zero-copy mode.
+func (s *Socket) ZeroCopy() bool { return s.zeroCopy }
+
+// NeedWakeup reports whether the need_wakeup protocol is in use.
+func (s *Socket) NeedWakeup() bool { return s.needWakeup }
+
+// FrameSize returns the UMEM frame size.
+func (s *Socket) FrameSize() int { return int(s.frameSize) }
