@@ -173,8 +173,7 @@ func (c *conn) cleanup() {
 			t.release()
 		}
 	}
-	c.srv.unregisterSession(ss)
-	if !ss.discovery && ss.target != nil {
+	if owned := c.srv.unregisterSession(ss); owned && !ss.discovery && ss.target != nil {
 		ss.target.SCSI.NexusLoss(ss.nexus)
 	}
 	// Drop what the send goroutine did not get to.

@@ -329,7 +329,8 @@ func (s *Server) registerSession(ss *session) (old *session) {
 	return old
 }
 
-func (s *Server) unregisterSession(ss *session) {
+// unregisterSession forgets ss; it reports false when a newer session has reinstated ss's I_T nexus.
+func (s *Server) unregisterSession(ss *session) (owned bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.tsih[ss.tsih] == ss {
@@ -337,7 +338,9 @@ func (s *Server) unregisterSession(ss *session) {
 	}
 	if s.sessions[ss.key] == ss {
 		delete(s.sessions, ss.key)
+		return true
 	}
+	return ss.discovery
 }
 
 func (s *Server) sessionByTSIH(tsih uint16) *session {
