@@ -77,6 +77,7 @@ type conn struct {
 	sendQ   []*outPDU
 	spare   []*outPDU
 	sendSig chan struct{}
+	execQ   chan *task
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -100,6 +101,7 @@ func newConn(s *Server, tr Transport, nc net.Conn) *conn {
 		srv: s, tr: tr, nc: nc,
 		log:     s.log.With("remote", tr.RemoteAddr().String()),
 		sendSig: make(chan struct{}, 1),
+		execQ:   make(chan *task),
 		done:    make(chan struct{}),
 		sendQ:   make([]*outPDU, 0, 64),
 		spare:   make([]*outPDU, 0, 64),

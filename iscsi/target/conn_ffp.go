@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"time"
 
 	"github.com/xtgt/xtgt/iscsi/pdu"
 )
@@ -162,6 +163,16 @@ func (c *conn) handleLogout(h pdu.BHS) error {
 		}
 		r.SetResponse(pdu.LogoutRespSuccess)
 		o.close = true
+		if c.sess.taskCount() > 0 {
+			// Answer after the outstanding commands, so their responses are not lost with the connection.
+			go func() {
+				for i := 0; i < 3000 && c.sess.taskCount() > 0 && !c.closed(); i++ {
+					time.Sleep(10 * time.Millisecond)
+				}
+				c.send(o)
+			}()
+			return nil
+		}
 	case pdu.LogoutRemoveForRecov:
 		r.SetResponse(pdu.LogoutRespRecoveryNotSupp)
 	default:

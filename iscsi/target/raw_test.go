@@ -18,7 +18,7 @@ import (
 const testIQN = "iqn.2026-11.dev.xtgt:test"
 
 // newTestServer serves a target with one 64 MiB RAM LUN on a loopback port.
-func newTestServer(t *testing.T, cfg Config, mod func(*Target)) (*Server, string) {
+func newTestServer(t testing.TB, cfg Config, mod func(*Target)) (*Server, string) {
 	t.Helper()
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -54,7 +54,7 @@ func newTestServer(t *testing.T, cfg Config, mod func(*Target)) (*Server, string
 
 // rawClient is a minimal initiator for driving the target PDU by PDU.
 type rawClient struct {
-	t      *testing.T
+	t      testing.TB
 	nc     net.Conn
 	r      *pdu.Reader
 	w      *pdu.Writer
@@ -64,7 +64,7 @@ type rawClient struct {
 	params login.Params
 }
 
-func dialRaw(t *testing.T, addr string, cfg login.InitiatorConfig, isid uint64) (*rawClient, error) {
+func dialRaw(t testing.TB, addr string, cfg login.InitiatorConfig, isid uint64) (*rawClient, error) {
 	t.Helper()
 	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {

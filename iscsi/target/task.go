@@ -313,7 +313,24 @@ func (c *conn) execute(t *task) {
 	if !t.state.CompareAndSwap(taskCollecting, taskExecuting) {
 		return
 	}
-	go c.run(t)
+	select {
+	case c.execQ <- t: // an idle worker takes it
+	default:
+		go c.worker(t) // allocates; only when every worker is busy
+	}
+}
+
+// worker executes tasks; workers park on execQ until the connection ends, so steady-state dispatch allocates
+// nothing and their number follows the peak command concurrency (bounded by the CmdSN window).
+func (c *conn) worker(t *task) {
+	for {
+		c.run(t)
+		select {
+		case t = <-c.execQ:
+		case <-c.done:
+			return
+		}
+	}
 }
 
 func (c *conn) run(t *task) {
