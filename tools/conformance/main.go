@@ -222,6 +222,10 @@ func run(bin string, port, port2 int, out string, minPass int, suiteTimeout time
 		}
 	}
 
+	if err := chapChecks(bin, port+10, out); err != nil {
+		return err
+	}
+
 	var all []result
 	for _, s := range suites {
 		if !d.alive() {
