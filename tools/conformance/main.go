@@ -222,6 +222,9 @@ func run(bin string, port, port2 int, out string, minPass int, suiteTimeout time
 		}
 	}
 
+	if err := qemuCheck(url, out); err != nil {
+		return err
+	}
 	if err := chapChecks(bin, port+10, out); err != nil {
 		return err
 	}
