@@ -128,6 +128,15 @@ func (c *conn) serve() {
 		go c.keepalive()
 	}
 	err := c.receiveLoop()
+	if err != nil && !c.closed() {
+		// Let a final Reject or response already queued reach the initiator before the connection goes.
+		c.log.Info("closing connection", "err", err)
+		c.closeAfterFlush()
+		select {
+		case <-c.done:
+		case <-time.After(2 * time.Second):
+		}
+	}
 	c.close(err)
 }
 
