@@ -107,8 +107,8 @@ func benchLoop(b *testing.B, write bool, size int) {
 
 // TestHotPathAllocations proves READ and WRITE commands cost the target no allocations in steady state.
 func TestHotPathAllocations(t *testing.T) {
-	if testing.Short() {
-		t.Skip("short mode")
+	if testing.Short() || raceEnabled {
+		t.Skip("short mode or race detector (allocation counts are meaningless there)")
 	}
 	for _, tc := range []struct {
 		name  string

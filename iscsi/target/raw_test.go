@@ -154,7 +154,7 @@ func (c *rawClient) scsi(cdb []byte, read bool, edtl uint32, imm []byte) uint32 
 	h.SetOpcode(pdu.OpSCSICommand)
 	h.SetFinal(true)
 	h.SetRead(read)
-	h.SetWrite(len(imm) > 0)
+	h.SetWrite(!read && edtl > 0)
 	h.SetAttr(1)
 	c.itt++
 	h.SetITT(c.itt)

@@ -159,7 +159,33 @@ func (c *conn) handleTMF(h pdu.BHS) error {
 		respond(pdu.TMFRespComplete, wg, after)
 	case pdu.TMFTaskReassign:
 		respond(pdu.TMFRespNoReassign, nil, nil)
-	case pdu.TMFClearACA, pdu.TMFQueryTask, pdu.TMFQueryTaskSet, pdu.TMFIUNitReset, pdu.TMFQueryAsyncEvent:
+	case pdu.TMFQueryTask, pdu.TMFQueryTaskSet:
+		// RFC 7144 §4.3 / SAM-5: FUNCTION SUCCEEDED when the task (or any task of this I_T_L nexus) is in the
+		// task set, FUNCTION COMPLETE when it is not.
+		ref := h.RefTaskTag()
+		found := false
+		ss.mu.Lock()
+		for _, t := range ss.tasks {
+			if t.lun == rawLUN && (fn == pdu.TMFQueryTaskSet || t.itt == ref) && t.state.Load() != taskDone {
+				found = true
+				break
+			}
+		}
+		ss.mu.Unlock()
+		if !lunExists() {
+			respond(pdu.TMFRespNoLUN, nil, nil)
+		} else if found {
+			respond(pdu.TMFRespSucceeded, nil, nil)
+		} else {
+			respond(pdu.TMFRespComplete, nil, nil)
+		}
+	case pdu.TMFIUNitReset:
+		// I_T NEXUS RESET (RFC 7144 §4.4): abort every task of this I_T nexus and lose its nexus state.
+		ss.abortTasks(all, wg, true)
+		ss.target.SCSI.NexusLoss(ss.nexus)
+		respond(pdu.TMFRespComplete, wg, nil)
+	case pdu.TMFClearACA, pdu.TMFQueryAsyncEvent:
+		// No NACA support, and pending unit attentions are reported through sense data.
 		respond(pdu.TMFRespNotSupported, nil, nil)
 	default:
 		respond(pdu.TMFRespRejected, nil, nil)
