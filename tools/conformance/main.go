@@ -33,7 +33,7 @@ var (
 
 func main() {
 	xtgtd := flag.String("xtgtd", "bin/xtgtd", "xtgtd binary")
-	port := flag.Int("port", 13260, "loopback port for the target")
+	port := flag.Int("port", 0, "loopback port for the target (0: a free one)")
 	port2 := flag.Int("port2", 0, "second portal port (enables the MultipathIO family with two URLs)")
 	out := flag.String("out", "tools/out/conformance", "directory for logs and the summary")
 	minPass := flag.Int("min-pass", 140, "fail unless at least this many tests pass")
@@ -177,6 +177,16 @@ func checkTool(name string, want string, args ...string) error {
 	return nil
 }
 
+// freePort returns a loopback TCP port that is free now.
+func freePort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 13260
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
 func run(bin string, port, port2 int, out string, minPass int, suiteTimeout time.Duration, only, extra string) error {
 	if _, err := exec.LookPath("iscsi-test-cu"); err != nil {
 		return fmt.Errorf("iscsi-test-cu not installed (apt-get install libiscsi-bin): %w", err)
@@ -192,6 +202,9 @@ func run(bin string, port, port2 int, out string, minPass int, suiteTimeout time
 		suites = strings.Split(only, ",")
 	}
 	const iqn = "iqn.2026-11.dev.xtgt:default"
+	if port == 0 {
+		port = freePort()
+	}
 	args := []string{"--portal", fmt.Sprintf("127.0.0.1:%d", port), "--lun", "ram:1G", "--log-level", "info"}
 	if port2 != 0 {
 		args = append(args, "--portal", fmt.Sprintf("127.0.0.1:%d", port2))
@@ -225,7 +238,7 @@ func run(bin string, port, port2 int, out string, minPass int, suiteTimeout time
 	if err := qemuCheck(url, out); err != nil {
 		return err
 	}
-	if err := chapChecks(bin, port+10, out); err != nil {
+	if err := chapChecks(bin, freePort(), out); err != nil {
 		return err
 	}
 
