@@ -87,3 +87,7 @@ func ioctlPtr(f *os.File, req uint, arg unsafe.Pointer) error {
 	}
 	return errno
 }
+
+// Provisioning reports a device that accepts discards whose discarded
+// blocks are not guaranteed to read as zeros.
+func (b *Block) Provisioning() (thin, zeroes bool) { return !b.readOnly, false }

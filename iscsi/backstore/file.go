@@ -160,3 +160,8 @@ func (s *File) Size() int64 { return s.size }
 
 // Close closes the file.
 func (s *File) Close() error { return s.f.Close() }
+
+// Provisioning reports a thin-provisioned store: punched holes read as
+// zeros (and when the file system cannot punch, Unmap reports
+// scsi.ErrUnmapUnsupported and the caller writes zeros).
+func (s *File) Provisioning() (thin, zeroes bool) { return !s.readOnly, true }

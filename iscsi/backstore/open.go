@@ -91,10 +91,13 @@ func Open(spec string) (scsi.Backend, error) {
 }
 
 var (
-	_ scsi.Backend = (*RAM)(nil)
-	_ scsi.Mapper  = (*RAM)(nil)
-	_ scsi.Backend = (*File)(nil)
-	_ scsi.Mapper  = (*File)(nil)
-	_ scsi.Backend = (*Block)(nil)
-	_ scsi.Mapper  = (*Block)(nil)
+	_ scsi.Backend     = (*RAM)(nil)
+	_ scsi.Mapper      = (*RAM)(nil)
+	_ scsi.Backend     = (*File)(nil)
+	_ scsi.Mapper      = (*File)(nil)
+	_ scsi.Backend     = (*Block)(nil)
+	_ scsi.Provisioner = (*RAM)(nil)
+	_ scsi.Provisioner = (*File)(nil)
+	_ scsi.Provisioner = (*Block)(nil)
+	_ scsi.Mapper      = (*Block)(nil)
 )

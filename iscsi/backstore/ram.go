@@ -166,3 +166,7 @@ func (r *RAM) Close() error {
 	}
 	return nil
 }
+
+// Provisioning reports a thin-provisioned store whose unmapped pages read as
+// zeros.
+func (r *RAM) Provisioning() (thin, zeroes bool) { return true, true }

@@ -31,6 +31,11 @@ type lu struct {
 	wce    atomic.Bool // caching page WCE
 	dsense atomic.Bool // control page D_SENSE
 
+	thin  bool // LBPME: UNMAP deallocates
+	lbprz bool // deallocated blocks read as zeros
+	rl    rangeLock
+	swp   atomic.Bool // control page SWP: software write protect
+
 	mu  sync.RWMutex
 	its map[Nexus]*itState // guarded by mu
 }
@@ -92,6 +97,10 @@ func newLU(num uint64, cfg LUConfig) (*lu, error) {
 		its:      map[Nexus]*itState{},
 	}
 	l.maxXfer = cfg.MaxTransferBytes >> l.shift
+	l.rl.init(l.shift)
+	if p, ok := cfg.Backend.(Provisioner); ok {
+		l.thin, l.lbprz = p.Provisioning()
+	}
 	l.nblocks.Store(uint64(cfg.Backend.Size()) >> l.shift)
 	padASCII(l.vendor[:], cfg.VendorID)
 	padASCII(l.product[:], cfg.ProductID)
@@ -120,6 +129,7 @@ func (l *lu) reset(cold bool) {
 	if cold {
 		l.wce.Store(l.defWCE)
 		l.dsense.Store(false)
+		l.swp.Store(false)
 	}
 }
 

@@ -46,9 +46,13 @@ func (l *lu) modePage(page, pc byte) []byte {
 		switch pc {
 		case pcChangeable:
 			b[2] = 0x04 // D_SENSE
+			b[4] = 0x08 // SWP
 		default:
 			if pc == pcCurrent && l.dsense.Load() {
 				b[2] = 0x04
+			}
+			if pc == pcCurrent && l.swp.Load() {
+				b[4] = 0x08
 			}
 			b[3] = 0x10 // QUEUE ALGORITHM MODIFIER 1: unrestricted reordering
 		}
@@ -116,7 +120,7 @@ func runModeSense(_ *Target, l *lu, c *Command) {
 		}
 	}
 	dsp := byte(0x10) // DPOFUA
-	if l.readOnly {
+	if l.readOnly || l.swp.Load() {
 		dsp |= 0x80 // WP
 	}
 	var b []byte
@@ -211,7 +215,7 @@ func runModeSelect(t *Target, l *lu, c *Command) {
 			return
 		}
 	}
-	wce, dsense := l.wce.Load(), l.dsense.Load()
+	wce, dsense, swp := l.wce.Load(), l.dsense.Load(), l.swp.Load()
 	for off := hdr + bdlen; off < plen; {
 		if off+2 > plen {
 			c.check(desc, KeyIllegalRequest, ASCParamListLengthError)
@@ -252,10 +256,11 @@ func runModeSelect(t *Target, l *lu, c *Command) {
 			wce = p[2]&0x04 != 0
 		case pageControl:
 			dsense = p[2]&0x04 != 0
+			swp = p[4]&0x08 != 0
 		}
 		off += len(cur)
 	}
-	changed := wce != l.wce.Load() || dsense != l.dsense.Load()
+	changed := wce != l.wce.Load() || dsense != l.dsense.Load() || swp != l.swp.Load()
 	if wce != l.wce.Load() && !wce {
 		// Leaving write-back: make what was cached durable.
 		if err := l.be.Flush(); err != nil {
@@ -265,6 +270,7 @@ func runModeSelect(t *Target, l *lu, c *Command) {
 	}
 	l.wce.Store(wce)
 	l.dsense.Store(dsense)
+	l.swp.Store(swp)
 	if changed {
 		l.establishAll(ASCModeParametersChanged, c.Nexus, true)
 	}

@@ -37,6 +37,12 @@ func runReadCapacity16(_ *Target, l *lu, c *Command) {
 	}
 	binary.BigEndian.PutUint64(b[0:8], nb)
 	binary.BigEndian.PutUint32(b[8:12], l.bs)
-	// No protection, one logical block per physical block, LBPME=0.
+	// No protection, one logical block per physical block.
+	if l.thin {
+		b[14] = 0x80 // LBPME
+		if l.lbprz {
+			b[14] |= 0x40 // LBPRZ
+		}
+	}
 	c.putIn(b[:], alloc)
 }

@@ -117,8 +117,7 @@ func runWrite(_ *Target, l *lu, c *Command) {
 		return
 	}
 	c.Needed = int(a.n << l.shift)
-	if l.readOnly {
-		c.check(desc, KeyDataProtect, ASCWriteProtected)
+	if l.writeProtected(c) {
 		return
 	}
 	data := c.DataOut
@@ -132,7 +131,11 @@ func runWrite(_ *Target, l *lu, c *Command) {
 		return
 	}
 	off := int64(a.lba << l.shift)
-	if got, err := l.be.WriteAt(data, off); err != nil {
+	m := l.rl.mask(a.lba, uint64(len(data))>>l.shift)
+	l.rl.lock(m, false)
+	got, err := l.be.WriteAt(data, off)
+	l.rl.unlock(m, false)
+	if err != nil {
 		s := Sense{Key: KeyMediumError, ASC: ASCWriteError, Info: a.lba + uint64(got)>>l.shift, InfoValid: true}
 		c.setSense(desc, &s)
 		return

@@ -58,8 +58,7 @@ func runInquiry(_ *Target, l *lu, c *Command) {
 		binary.BigEndian.PutUint16(p[0:2], 1) // MEDIUM ROTATION RATE: non-rotating
 		b = vpdHeader(page, p)
 	case vpdLBP:
-		// No thin provisioning yet: LBPU=0, LBPWS=0, LBPWS10=0, fully provisioned.
-		b = vpdHeader(page, make([]byte, 4))
+		b = vpdHeader(page, vpdLBPPage(l))
 	default:
 		c.invalidCDB(desc, 2, 7)
 		return
@@ -163,7 +162,30 @@ func vpdBlockLimitsPage(l *lu) []byte {
 	binary.BigEndian.PutUint32(p[4:8], l.maxXfer)   // MAXIMUM TRANSFER LENGTH
 	binary.BigEndian.PutUint32(p[8:12], l.maxXfer)  // OPTIMAL TRANSFER LENGTH
 	binary.BigEndian.PutUint32(p[12:16], l.maxXfer) // MAXIMUM PREFETCH LENGTH
-	// MAXIMUM UNMAP LBA COUNT, MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT,
-	// MAXIMUM WRITE SAME LENGTH: 0 (not supported).
+	p[0] = 0x01                                     // WSNZ
+	p[1] = maxCompareAndWriteBlocks                 // MAXIMUM COMPARE AND WRITE LENGTH
+	if l.thin {
+		binary.BigEndian.PutUint32(p[16:20], maxUnmapLBAs)
+		binary.BigEndian.PutUint32(p[20:24], maxUnmapDescriptors)
+		binary.BigEndian.PutUint32(p[24:28], 1) // OPTIMAL UNMAP GRANULARITY
+	}
+	binary.BigEndian.PutUint64(p[32:40], maxWriteSameBlocks)
+	binary.BigEndian.PutUint32(p[40:44], l.maxAtomic()) // MAXIMUM ATOMIC TRANSFER LENGTH
+	binary.BigEndian.PutUint32(p[44:48], 1)             // ATOMIC ALIGNMENT
+	binary.BigEndian.PutUint32(p[48:52], 1)             // ATOMIC TRANSFER LENGTH GRANULARITY
 	return vpdHeader(vpdBlockLimits, p)
+}
+
+// vpdLBPPage is the body of the logical block provisioning VPD page (SBC-3
+// §6.6.4).
+func vpdLBPPage(l *lu) []byte {
+	p := make([]byte, 4)
+	if l.thin {
+		p[1] = 0x80 | 0x40 | 0x20 // LBPU, LBPWS, LBPWS10
+		if l.lbprz {
+			p[1] |= 0x04 // LBPRZ
+		}
+		p[2] = 0x02 // PROVISIONING TYPE: thin provisioned
+	}
+	return p
 }

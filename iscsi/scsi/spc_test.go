@@ -170,9 +170,9 @@ func TestReadCapacity(t *testing.T) {
 		wantSense(t, run(tg, nexusA, 0, bad, nil, 8), KeyIllegalRequest, ASCInvalidFieldInCDB)
 		bad[8] = 1 // PMI
 		wantGood(t, run(tg, nexusA, 0, bad, nil, 8))
-		// Unsupported SERVICE ACTION IN(16) actions (GET LBA STATUS) are invalid opcodes.
+		// Unsupported SERVICE ACTION IN(16) actions are invalid opcodes.
 		gls := cdb(opServiceActionIn16, 16)
-		gls[1] = 0x12
+		gls[1] = 0x11
 		wantSense(t, run(tg, nexusA, 0, gls, nil, 32), KeyIllegalRequest, ASCInvalidOpcode)
 	}
 }
@@ -190,8 +190,8 @@ func TestMiscCommands(t *testing.T) {
 	}
 	wantGood(t, run(tg, nexusA, 0, cdb(opTestUnitReady, 6), nil, 0))
 	wantSense(t, run(tg, nexusA, 0, []byte{opStartStopUnit, 0, 0, 0, 0x50, 0}, nil, 0), KeyIllegalRequest, ASCInvalidFieldInCDB)
-	// Unsupported commands of later issues.
-	for _, op := range []byte{0x5E, 0x5F, 0x16, 0x17, 0x56, 0x57, 0x89, 0x83, 0x84, 0x42, 0x41, 0x93, 0x48, 0x8B, 0x9C, 0x37, 0xB7, 0xFF} {
+	// Unsupported commands.
+	for _, op := range []byte{0x04, 0x07, 0x3B, 0x3C, 0x8C, 0xFF} {
 		wantSense(t, run(tg, nexusA, 0, cdb(op, 16), nil, 0), KeyIllegalRequest, ASCInvalidOpcode)
 	}
 	// Unknown LUN.

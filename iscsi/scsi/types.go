@@ -23,6 +23,14 @@ type Mapper interface {
 	Mapped(off, length int64) (mapped bool, extent int64, err error)
 }
 
+// Provisioner is optionally implemented by a Backend that deallocates on
+// Unmap. thin makes the logical unit thin provisioned (LBPME=1, UNMAP and
+// WRITE SAME with UNMAP supported); zeroes reports that deallocated blocks
+// read back as zeros (LBPRZ=1).
+type Provisioner interface {
+	Provisioning() (thin, zeroes bool)
+}
+
 // ErrUnmapUnsupported is returned by Backend.Unmap when the store cannot
 // deallocate.
 var ErrUnmapUnsupported = errors.New("unmap not supported")
@@ -100,6 +108,10 @@ type LUConfig struct {
 	// MaxTransferBytes bounds one READ/WRITE (reported in VPD B0h); 0 means
 	// 8 MiB.
 	MaxTransferBytes uint32
+	// PRFile is the path of the file persistent reservations are saved to
+	// when an initiator sets APTPL (SPC-4 §5.9.5); it is loaded by AddLU.
+	// Empty means persistence across power loss is not supported.
+	PRFile string
 }
 
 // Command is one SCSI command and its outcome.
