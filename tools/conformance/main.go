@@ -34,12 +34,16 @@ var (
 func main() {
 	xtgtd := flag.String("xtgtd", "bin/xtgtd", "xtgtd binary")
 	port := flag.Int("port", 0, "loopback port for the target (0: a free one)")
-	port2 := flag.Int("port2", 0, "second portal port (enables the MultipathIO family with two URLs)")
+	port2 := flag.Int("port2", 0, "second portal port for the MultipathIO family's second URL (0: a free one; -1: none)")
 	out := flag.String("out", "tools/out/conformance", "directory for logs and the summary")
 	minPass := flag.Int("min-pass", 140, "fail unless at least this many tests pass")
 	suiteTimeout := flag.Duration("suite-timeout", 5*time.Minute, "time limit per suite")
 	only := flag.String("suites", "", "comma-separated suites (default: every SCSI.* and iSCSI.* suite)")
 	extra := flag.String("daemon-args", "", "extra xtgtd arguments")
+	flag.StringVar(&netns.target, "target-netns", "", "run xtgtd in this network namespace (/run/netns/NAME)")
+	flag.StringVar(&netns.client, "client-netns", "", "run the initiators in this network namespace")
+	flag.StringVar(&netns.host, "host", "127.0.0.1", "address xtgtd listens on and initiators connect to")
+	flag.StringVar(&netns.xdpIface, "xdp-iface", "", "serve through the AF_XDP portal xdp:IFACE:HOST:PORT instead of kernel TCP")
 	flag.Parse()
 	if err := run(*xtgtd, *port, *port2, *out, *minPass, *suiteTimeout, *only, *extra); err != nil {
 		fmt.Fprintln(os.Stderr, "conformance:", err)
@@ -59,7 +63,7 @@ func startDaemon(bin string, args []string, logPath string, port int) (*daemon, 
 	if err != nil {
 		return nil, err
 	}
-	d := &daemon{cmd: exec.Command(bin, args...), args: args, log: f, done: make(chan error, 1)}
+	d := &daemon{cmd: nsCommand(context.Background(), netns.target, bin, args...), args: args, log: f, done: make(chan error, 1)}
 	d.cmd.Stdout, d.cmd.Stderr = f, f
 	if err := d.cmd.Start(); err != nil {
 		f.Close()
@@ -68,9 +72,7 @@ func startDaemon(bin string, args []string, logPath string, port int) (*daemon, 
 	go func() { d.done <- d.cmd.Wait() }()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 200*time.Millisecond)
-		if err == nil {
-			c.Close()
+		if reachable(port) {
 			return d, nil
 		}
 		select {
@@ -166,7 +168,7 @@ func firstLines(s string, n int) string {
 func checkTool(name string, want string, args ...string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+	out, err := nsCommand(ctx, netns.client, name, args...).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("%s %v: %w\n%s", name, args, err, out)
 	}
@@ -205,9 +207,20 @@ func run(bin string, port, port2 int, out string, minPass int, suiteTimeout time
 	if port == 0 {
 		port = freePort()
 	}
-	args := []string{"--portal", fmt.Sprintf("127.0.0.1:%d", port), "--lun", "ram:1G", "--log-level", "info"}
-	if port2 != 0 {
-		args = append(args, "--portal", fmt.Sprintf("127.0.0.1:%d", port2))
+	if port2 == 0 {
+		port2 = freePort()
+	}
+	host := netns.host
+	portal := net.JoinHostPort(host, fmt.Sprint(port))
+	if netns.xdpIface != "" {
+		portal = "xdp:" + netns.xdpIface + ":" + portal
+	}
+	if netns.target != "" || netns.xdpIface != "" {
+		port2 = -1 // one portal: the one under test
+	}
+	args := []string{"--portal", portal, "--lun", "ram:1G", "--log-level", "info"}
+	if port2 > 0 {
+		args = append(args, "--portal", net.JoinHostPort(host, fmt.Sprint(port2)))
 	}
 	args = append(args, strings.Fields(extra)...)
 	logPath := filepath.Join(out, "xtgtd.log")
@@ -221,13 +234,13 @@ func run(bin string, port, port2 int, out string, minPass int, suiteTimeout time
 			d.stop()
 		}
 	}()
-	url := fmt.Sprintf("iscsi://127.0.0.1:%d/%s/0", port, iqn)
+	url := fmt.Sprintf("iscsi://%s/%s/0", net.JoinHostPort(host, fmt.Sprint(port)), iqn)
 	for _, c := range []struct {
 		name, want string
 		args       []string
 	}{
 		{"iscsi-inq", "Vendor:XTGT", []string{url}},
-		{"iscsi-ls", iqn, []string{"-s", fmt.Sprintf("iscsi://127.0.0.1:%d", port)}},
+		{"iscsi-ls", iqn, []string{"-s", "iscsi://" + net.JoinHostPort(host, fmt.Sprint(port))}},
 		{"iscsi-readcapacity16", "Total size:1073741824", []string{url}},
 	} {
 		if err := checkTool(c.name, c.want, c.args...); err != nil {
@@ -238,8 +251,10 @@ func run(bin string, port, port2 int, out string, minPass int, suiteTimeout time
 	if err := qemuCheck(url, out); err != nil {
 		return err
 	}
-	if err := chapChecks(bin, freePort(), out); err != nil {
-		return err
+	if netns.target == "" {
+		if err := chapChecks(bin, freePort(), out); err != nil {
+			return err
+		}
 	}
 
 	var all []result
@@ -250,11 +265,11 @@ func run(bin string, port, port2 int, out string, minPass int, suiteTimeout time
 			}
 		}
 		cuArgs := []string{"--dataloss", "--allow-sanitize", "-t", s, url}
-		if strings.HasSuffix(s, "MultipathIO") && port2 != 0 {
-			cuArgs = append(cuArgs, fmt.Sprintf("iscsi://127.0.0.1:%d/%s/0", port2, iqn))
+		if strings.HasSuffix(s, "MultipathIO") && port2 > 0 {
+			cuArgs = append(cuArgs, fmt.Sprintf("iscsi://%s/%s/0", net.JoinHostPort(host, fmt.Sprint(port2)), iqn))
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), suiteTimeout)
-		cmd := exec.CommandContext(ctx, "iscsi-test-cu", cuArgs...)
+		cmd := nsCommand(ctx, netns.client, "iscsi-test-cu", cuArgs...)
 		cmd.WaitDelay = 5 * time.Second
 		text, _ := cmd.CombinedOutput()
 		timedOut := ctx.Err() != nil

@@ -33,7 +33,7 @@ func qemuCheck(url, out string) error {
 		{"compare", "-f", "raw", "-F", "raw", src, url},
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		b, err := exec.CommandContext(ctx, "qemu-img", args...).CombinedOutput()
+		b, err := nsCommand(ctx, netns.client, "qemu-img", args...).CombinedOutput()
 		cancel()
 		if err != nil {
 			if strings.Contains(string(b), "Unknown protocol") || strings.Contains(string(b), "iscsi") && strings.Contains(string(b), "not supported") {
