@@ -1,0 +1,199 @@
+// Package memlink is an in-memory Ethernet link pair for tests of the userspace TCP engine: two
+// endpoints with their own frame arenas, batch-shaped like an AF_XDP queue, with an optional
+// per-frame drop hook for loss injection.
+package memlink
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Link is one endpoint of a pair. It implements datapath/tcp.Link.
+type Link struct {
+	mac       [6]byte
+	frameSize int
+	mtu       int
+
+	mu     sync.Mutex
+	arena  []byte // rx frames
+	free   []int
+	rxq    [][]byte
+	txa    []byte // tx frames
+	txFree []int
+	peer   *Link
+	closed bool
+
+	notify chan struct{}
+	timer  *time.Timer
+
+	// Drop, if set, is called for every frame this endpoint transmits; true drops it.
+	Drop func(frame []byte) bool
+
+	Sent, Dropped, NoBuffer atomic.Uint64
+}
+
+// ErrClosed is returned after Close.
+var ErrClosed = errors.New("memlink: closed")
+
+// NewPair returns two connected endpoints with n frames of frameSize bytes per direction.
+func NewPair(macA, macB [6]byte, n, frameSize, mtu int) (*Link, *Link) {
+	a, b := newLink(macA, n, frameSize, mtu), newLink(macB, n, frameSize, mtu)
+	a.peer, b.peer = b, a
+	return a, b
+}
+
+func newLink(mac [6]byte, n, fs, mtu int) *Link {
+	l := &Link{mac: mac, frameSize: fs, mtu: mtu, arena: make([]byte, n*fs), txa: make([]byte, n*fs),
+		notify: make(chan struct{}, 1), timer: time.NewTimer(time.Hour)}
+	l.timer.Stop()
+	for i := n - 1; i >= 0; i-- {
+		l.free = append(l.free, i)
+		l.txFree = append(l.txFree, i)
+	}
+	l.rxq = make([][]byte, 0, n)
+	return l
+}
+
+// index returns the frame index of a view of arena a (views keep the arena's end as capacity).
+func index(a []byte, v []byte, fs int) int {
+	off := len(a) - cap(v)
+	if off < 0 || off >= len(a) {
+		return -1
+	}
+	return off / fs
+}
+
+// Receive implements tcp.Link.
+func (l *Link) Receive(frames [][]byte) int {
+	l.mu.Lock()
+	n := copy(frames, l.rxq)
+	k := copy(l.rxq, l.rxq[n:])
+	clear(l.rxq[k:])
+	l.rxq = l.rxq[:k]
+	l.mu.Unlock()
+	return n
+}
+
+// Release implements tcp.Link.
+func (l *Link) Release(frames [][]byte) {
+	l.mu.Lock()
+	for _, f := range frames {
+		if i := index(l.arena, f, l.frameSize); i >= 0 {
+			l.free = append(l.free, i)
+		}
+	}
+	l.mu.Unlock()
+}
+
+// TxBuffers implements tcp.Link.
+func (l *Link) TxBuffers(bufs [][]byte) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for n < len(bufs) && len(l.txFree) > 0 {
+		i := l.txFree[len(l.txFree)-1]
+		l.txFree = l.txFree[:len(l.txFree)-1]
+		bufs[n] = l.txa[i*l.frameSize : (i+1)*l.frameSize]
+		n++
+	}
+	return n
+}
+
+// ReturnTx implements tcp.Link.
+func (l *Link) ReturnTx(bufs [][]byte) {
+	l.mu.Lock()
+	for _, b := range bufs {
+		if i := index(l.txa, b, l.frameSize); i >= 0 {
+			l.txFree = append(l.txFree, i)
+		}
+	}
+	l.mu.Unlock()
+}
+
+// Transmit implements tcp.Link: frames are copied into the peer's receive arena.
+func (l *Link) Transmit(frames [][]byte) error {
+	p := l.peer
+	delivered := false
+	p.mu.Lock()
+	for _, f := range frames {
+		if l.Drop != nil && l.Drop(f) {
+			l.Dropped.Add(1)
+			continue
+		}
+		if len(p.free) == 0 || p.closed {
+			l.NoBuffer.Add(1)
+			continue
+		}
+		i := p.free[len(p.free)-1]
+		p.free = p.free[:len(p.free)-1]
+		v := p.arena[i*p.frameSize : i*p.frameSize+len(f)]
+		copy(v, f)
+		p.rxq = append(p.rxq, v)
+		delivered = true
+		l.Sent.Add(1)
+	}
+	p.mu.Unlock()
+	l.ReturnTx(frames)
+	if delivered {
+		p.Wake()
+	}
+	return nil
+}
+
+// Wait implements tcp.Link.
+func (l *Link) Wait(timeout time.Duration) error {
+	l.mu.Lock()
+	ready := len(l.rxq) > 0
+	closed := l.closed
+	l.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	if ready {
+		return nil
+	}
+	l.timer.Reset(timeout)
+	select {
+	case <-l.notify:
+	case <-l.timer.C:
+	}
+	l.timer.Stop()
+	return nil
+}
+
+// Wake implements tcp.Link.
+func (l *Link) Wake() {
+	select {
+	case l.notify <- struct{}{}:
+	default:
+	}
+}
+
+// Close makes Wait fail.
+func (l *Link) Close() {
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
+	l.Wake()
+}
+
+// FreeFrames returns the number of free receive frames (for leak checks).
+func (l *Link) FreeFrames() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.free)
+}
+
+// FrameSize implements tcp.Link.
+func (l *Link) FrameSize() int { return l.frameSize }
+
+// MTU implements tcp.Link.
+func (l *Link) MTU() int { return l.mtu }
+
+// Addr implements tcp.Link.
+func (l *Link) Addr() [6]byte { return l.mac }
+
+// RxChecksumVerified implements tcp.Link.
+func (l *Link) RxChecksumVerified() bool { return false }

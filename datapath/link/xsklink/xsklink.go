@@ -1,0 +1,162 @@
+//go:build linux
+
+// Package xsklink adapts an AF_XDP socket (datapath/xsk) to the userspace TCP engine's
+// batch-shaped Link (datapath/tcp.Link): received frames are UMEM views handed to the engine
+// and released back to the fill ring; transmit frames are built directly in UMEM.
+package xsklink
+
+import (
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/xtgt/xtgt/datapath/xsk"
+	"golang.org/x/sys/unix"
+)
+
+// Link is one AF_XDP queue as a tcp.Link. One engine goroutine drives it; Wake may be called
+// from anywhere.
+type Link struct {
+	s        *xsk.Socket
+	mac      [6]byte
+	mtu      int
+	efd      int
+	pfds     [2]unix.PollFd
+	base     uintptr // address of UMEM offset 0 (learned from the first frame)
+	rx       []xsk.Frame
+	tx       []xsk.Frame
+	TxDrops  uint64 // frames the TX ring had no room for (TCP retransmits them)
+	closeErr error
+}
+
+// New wraps s (bound to ifname's queue). Close closes the wrapper, not the socket.
+func New(s *xsk.Socket, ifname string) (*Link, error) {
+	ifi, err := net.InterfaceByName(ifname)
+	if err != nil {
+		return nil, fmt.Errorf("xsklink: %w", err)
+	}
+	if len(ifi.HardwareAddr) != 6 {
+		return nil, fmt.Errorf("xsklink: %s is not Ethernet", ifname)
+	}
+	efd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("xsklink: eventfd: %w", err)
+	}
+	l := &Link{s: s, mtu: ifi.MTU, efd: efd, rx: make([]xsk.Frame, 256), tx: make([]xsk.Frame, 256)}
+	copy(l.mac[:], ifi.HardwareAddr)
+	l.pfds = [2]unix.PollFd{{Fd: int32(s.Fd()), Events: unix.POLLIN}, {Fd: int32(efd), Events: unix.POLLIN}}
+	return l, nil
+}
+
+// Receive implements tcp.Link.
+func (l *Link) Receive(frames [][]byte) int {
+	n := l.s.Receive(l.rx[:min(len(frames), len(l.rx))])
+	for i := 0; i < n; i++ {
+		l.learn(l.rx[i])
+		frames[i] = l.rx[i].Data
+		l.rx[i] = xsk.Frame{}
+	}
+	return n
+}
+
+// Release implements tcp.Link.
+func (l *Link) Release(frames [][]byte) {
+	for len(frames) > 0 {
+		k := min(len(frames), len(l.rx))
+		for i := 0; i < k; i++ {
+			l.rx[i] = xsk.Frame{Addr: l.addrOf(frames[i])}
+		}
+		l.s.ReleaseBatch(l.rx[:k])
+		clear(l.rx[:k])
+		frames = frames[k:]
+	}
+}
+
+// TxBuffers implements tcp.Link.
+func (l *Link) TxBuffers(bufs [][]byte) int {
+	n := 0
+	for n < len(bufs) {
+		f, ok := l.s.GetTxFrame()
+		if !ok {
+			break
+		}
+		l.learn(f)
+		bufs[n] = f.Data
+		n++
+	}
+	return n
+}
+
+// ReturnTx implements tcp.Link.
+func (l *Link) ReturnTx(bufs [][]byte) {
+	for _, b := range bufs {
+		l.s.PutTxFrame(xsk.Frame{Addr: l.addrOf(b)})
+	}
+}
+
+// Transmit implements tcp.Link.
+func (l *Link) Transmit(frames [][]byte) error {
+	var first error
+	for len(frames) > 0 {
+		k := min(len(frames), len(l.tx))
+		for i := 0; i < k; i++ {
+			l.tx[i] = xsk.Frame{Addr: l.addrOf(frames[i]), Data: frames[i]}
+		}
+		sent, err := l.s.Transmit(l.tx[:k])
+		if err != nil && first == nil {
+			first = err
+		}
+		for i := sent; i < k; i++ {
+			l.s.PutTxFrame(l.tx[i])
+			l.TxDrops++
+		}
+		clear(l.tx[:k])
+		frames = frames[k:]
+	}
+	return first
+}
+
+// Wait implements tcp.Link: it waits for RX or Wake, then reaps TX completions.
+func (l *Link) Wait(timeout time.Duration) error {
+	if err := l.s.Wakeup(); err != nil {
+		return err
+	}
+	ts := unix.NsecToTimespec(int64(timeout))
+	l.pfds[0].Revents, l.pfds[1].Revents = 0, 0
+	if _, err := unix.Ppoll(l.pfds[:], &ts, nil); err != nil && err != unix.EINTR {
+		return fmt.Errorf("xsklink: poll: %w", err)
+	}
+	if l.pfds[1].Revents != 0 {
+		var b [8]byte
+		_, _ = unix.Read(l.efd, b[:])
+	}
+	_, err := l.s.Poll(0)
+	return err
+}
+
+// Wake implements tcp.Link.
+func (l *Link) Wake() {
+	one := [8]byte{1}
+	_, _ = unix.Write(l.efd, one[:])
+}
+
+// Close releases the wake descriptor (the socket stays open).
+func (l *Link) Close() error {
+	if l.efd >= 0 {
+		unix.Close(l.efd)
+		l.efd = -1
+	}
+	return nil
+}
+
+// FrameSize implements tcp.Link.
+func (l *Link) FrameSize() int { return l.s.FrameSize() }
+
+// MTU implements tcp.Link.
+func (l *Link) MTU() int { return l.mtu }
+
+// Addr implements tcp.Link.
+func (l *Link) Addr() [6]byte { return l.mac }
+
+// RxChecksumVerified implements tcp.Link.
+func (l *Link) RxChecksumVerified() bool { return false }

@@ -1,0 +1,289 @@
+package tcp
+
+import (
+	"io"
+	"net"
+	"os"
+	"sync/atomic"
+	"time"
+)
+
+// deadline is a settable deadline for blocking stream calls.
+type deadline struct{ t atomic.Int64 } // unix ns; 0 = none
+
+func (d *deadline) set(t time.Time) {
+	if t.IsZero() {
+		d.t.Store(0)
+	} else {
+		d.t.Store(t.UnixNano())
+	}
+}
+
+// wait blocks on ch until signalled, the deadline passes, or abortCh closes.
+func (d *deadline) wait(ch chan struct{}, abortCh <-chan struct{}) error {
+	dl := d.t.Load()
+	if dl == 0 {
+		select {
+		case <-ch:
+		case <-abortCh:
+		}
+		return nil
+	}
+	left := time.Until(time.Unix(0, dl))
+	if left <= 0 {
+		return os.ErrDeadlineExceeded
+	}
+	t := time.NewTimer(left)
+	defer t.Stop()
+	select {
+	case <-ch:
+		return nil
+	case <-abortCh:
+		return nil
+	case <-t.C:
+		return os.ErrDeadlineExceeded
+	}
+}
+
+func (c *Conn) connErr() error {
+	if p := c.errCode.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// ReadView returns the next in-order payload view (a slice of a received frame; on AF_XDP a
+// UMEM frame). The caller owns it until ReleaseView. It returns io.EOF after the peer's FIN.
+// ReadView and Read must not be mixed on one connection.
+func (c *Conn) ReadView() ([]byte, error) {
+	for {
+		if v, ok := c.rq.pop(); ok {
+			return v, nil
+		}
+		if err := c.readBlocked(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// readBlocked waits for data, returning io.EOF / the connection error when none will come.
+func (c *Conn) readBlocked() error {
+	c.rdWaiting.Store(true)
+	defer c.rdWaiting.Store(false)
+	if c.rq.len() > 0 {
+		return nil
+	}
+	if c.finIn.Load() {
+		if c.rq.len() > 0 {
+			return nil
+		}
+		return io.EOF
+	}
+	if err := c.connErr(); err != nil {
+		return err
+	}
+	if c.appClosed.Load() {
+		return net.ErrClosed
+	}
+	if err := c.rdl.wait(c.readable, c.eng.done); err != nil {
+		return err
+	}
+	if c.eng.stopped.Load() && c.rq.len() == 0 && !c.finIn.Load() && c.connErr() == nil {
+		return ErrEngineDown
+	}
+	return nil
+}
+
+// releaseLocal queues a view for release without kicking (the caller kicks).
+func (c *Conn) releaseLocal(v []byte) {
+	for i := 0; !c.rel.push(v); i++ {
+		// Cannot happen while views in flight stay bounded by the ring size; be safe anyway.
+		c.eng.kick(c)
+		time.Sleep(10 * time.Microsecond)
+		if i > 100000 {
+			return
+		}
+	}
+}
+
+// ReleaseView returns a view obtained from ReadView (unchanged length) to the engine.
+func (c *Conn) ReleaseView(v []byte) {
+	for !c.rel.push(v) {
+		c.eng.kick(c)
+		time.Sleep(10 * time.Microsecond)
+	}
+	c.eng.kick(c)
+}
+
+// Read implements net.Conn (one copy out of the receive frames).
+func (c *Conn) Read(p []byte) (int, error) {
+	c.readMu.Lock()
+	defer c.readMu.Unlock()
+	n := 0
+	released := false
+	for n < len(p) {
+		if len(c.cur) == 0 {
+			if c.curView != nil {
+				c.releaseLocal(c.curView)
+				c.curView = nil
+				released = true
+			}
+			v, ok := c.rq.pop()
+			if !ok {
+				if n > 0 {
+					break
+				}
+				if released {
+					c.eng.kick(c)
+					released = false
+				}
+				if err := c.readBlocked(); err != nil {
+					return 0, err
+				}
+				continue
+			}
+			c.cur, c.curView = v, v
+		}
+		k := copy(p[n:], c.cur)
+		c.cur = c.cur[k:]
+		n += k
+	}
+	if len(c.cur) == 0 && c.curView != nil {
+		c.releaseLocal(c.curView)
+		c.curView = nil
+		released = true
+	}
+	if released {
+		c.eng.kick(c)
+	}
+	return n, nil
+}
+
+// Writev appends the buffers to the send stream (iovec-style), blocking until all are queued.
+func (c *Conn) Writev(bufs [][]byte) (int, error) {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	total := 0
+	for _, b := range bufs {
+		n, err := c.writeLocked(b)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// Write implements net.Conn.
+func (c *Conn) Write(p []byte) (int, error) {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	return c.writeLocked(p)
+}
+
+func (c *Conn) writeLocked(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		if err := c.connErr(); err != nil {
+			return n, err
+		}
+		if c.appShutWr.Load() {
+			return n, net.ErrClosed
+		}
+		st := c.State()
+		if st != StateEstablished && st != StateCloseWait {
+			return n, ErrClosed
+		}
+		k := c.sb.write(p[n:])
+		if k > 0 {
+			n += k
+			c.eng.kick(c)
+			continue
+		}
+		c.sbWaiting.Store(true)
+		if c.sb.space() == 0 {
+			err := c.wdl.wait(c.writable, c.eng.done)
+			if err == nil && c.eng.stopped.Load() {
+				err = ErrEngineDown
+			}
+			if err != nil {
+				c.sbWaiting.Store(false)
+				return n, err
+			}
+		}
+		c.sbWaiting.Store(false)
+	}
+	return n, nil
+}
+
+// CloseWrite sends FIN after the queued data (half-close).
+func (c *Conn) CloseWrite() error {
+	c.appShutWr.Store(true)
+	c.eng.kick(c)
+	return nil
+}
+
+// Close closes the connection: FIN after queued data, or RST if received data is unread.
+func (c *Conn) Close() error {
+	if c.appClosed.Load() {
+		return nil
+	}
+	c.readMu.Lock()
+	if c.curView != nil {
+		if len(c.cur) > 0 {
+			c.unreadAtClose.Store(true) // unread data: the engine resets
+		}
+		c.releaseLocal(c.curView)
+		c.cur, c.curView = nil, nil
+	}
+	c.appShutWr.Store(true)
+	c.appClosed.Store(true)
+	c.readMu.Unlock()
+	notify(c.readable)
+	notify(c.writable)
+	c.eng.kick(c)
+	return nil
+}
+
+// Abort resets the connection immediately.
+func (c *Conn) Abort() {
+	c.readMu.Lock()
+	if c.curView != nil {
+		c.releaseLocal(c.curView)
+		c.cur, c.curView = nil, nil
+	}
+	c.unreadAtClose.Store(true) // forces the RST path
+	c.appShutWr.Store(true)
+	c.appClosed.Store(true)
+	c.readMu.Unlock()
+	c.eng.kick(c)
+}
+
+// Established returns a channel closed once the handshake completed or failed.
+func (c *Conn) Established() <-chan struct{} { return c.estab }
+
+// Err returns the connection's terminal error, if any.
+func (c *Conn) Err() error { return c.connErr() }
+
+// LocalAddr implements net.Conn.
+func (c *Conn) LocalAddr() net.Addr { return net.TCPAddrFromAddrPort(c.LocalAddrPort()) }
+
+// RemoteAddr implements net.Conn.
+func (c *Conn) RemoteAddr() net.Addr { return net.TCPAddrFromAddrPort(c.RemoteAddrPort()) }
+
+// SetDeadline implements net.Conn.
+func (c *Conn) SetDeadline(t time.Time) error {
+	c.rdl.set(t)
+	c.wdl.set(t)
+	notify(c.readable)
+	notify(c.writable)
+	return nil
+}
+
+// SetReadDeadline implements net.Conn.
+func (c *Conn) SetReadDeadline(t time.Time) error { c.rdl.set(t); notify(c.readable); return nil }
+
+// SetWriteDeadline implements net.Conn.
+func (c *Conn) SetWriteDeadline(t time.Time) error { c.wdl.set(t); notify(c.writable); return nil }
+
+var _ net.Conn = (*Conn)(nil)
