@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/xtgt/xtgt/iscsi/scsi"
 	"gopkg.in/yaml.v3"
 )
 
@@ -83,6 +86,16 @@ func (c *Config) validate() error {
 		if len(t.LUNs) == 0 {
 			errs = append(errs, fmt.Errorf("target %q: no luns", t.Name))
 		}
+		seen := map[uint64]bool{}
+		for j, n := range t.lunNumbers() {
+			if n > scsi.MaxLUN {
+				errs = append(errs, fmt.Errorf("target %q luns[%d]: number %d above %d", t.Name, j, n, scsi.MaxLUN))
+			}
+			if seen[n] {
+				errs = append(errs, fmt.Errorf("target %q luns[%d]: duplicate lun number %d", t.Name, j, n))
+			}
+			seen[n] = true
+		}
 		for j, l := range t.LUNs {
 			if l.Backing == "" {
 				errs = append(errs, fmt.Errorf("target %q luns[%d]: backing is required", t.Name, j))
@@ -101,4 +114,47 @@ func (c *Config) validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// lunNumbers returns the LUN number of each entry of t.LUNs: the list position counting on from the previous
+// entry's number, unless Number is set.
+func (t *TargetConf) lunNumbers() []uint64 {
+	out := make([]uint64, len(t.LUNs))
+	next := uint64(0)
+	for i, l := range t.LUNs {
+		n := next
+		if l.Number != nil {
+			n = *l.Number
+		}
+		out[i] = n
+		next = n + 1
+	}
+	return out
+}
+
+// writeBack is the effective caching mode of l.
+func (l *LUNConf) writeBack() bool {
+	if l.WriteBack != nil {
+		return *l.WriteBack
+	}
+	return strings.HasPrefix(l.Backing, "ram:")
+}
+
+// sameUnit reports whether a and b describe the same logical unit (a change in any of these re-creates it).
+func sameUnit(a, b LUNConf) bool {
+	return a.Backing == b.Backing && a.BlockSize == b.BlockSize && a.ReadOnly == b.ReadOnly &&
+		a.writeBack() == b.writeBack() && a.Serial == b.Serial
+}
+
+// sameAccess reports whether a and b admit the same initiators with the same credentials and alias.
+func sameAccess(a, b *TargetConf) bool {
+	return a.Alias == b.Alias && sameCHAP(a.CHAP, b.CHAP) && sameCHAP(a.MutualCHAP, b.MutualCHAP) &&
+		slices.EqualFunc(a.ACL, b.ACL, func(x, y ACLConf) bool { return x.Initiator == y.Initiator && sameCHAP(x.CHAP, y.CHAP) })
+}
+
+func sameCHAP(a, b *CHAP) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
 }

@@ -1,11 +1,12 @@
 // Command xtgtd is the xtgt iSCSI target daemon. With no arguments it serves target
 // iqn.2026-11.dev.xtgt:default with LUN 0 a 1 GiB RAM disk on 127.0.0.1:3260 over kernel TCP.
+// With --config it serves a YAML configuration, which it re-reads on SIGHUP; a local admin API on a unix
+// socket lists targets and sessions and adds or removes LUNs at run time (docs/ADMIN.md).
 package main
 
 import (
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,14 +15,10 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
-	"github.com/xtgt/xtgt/iscsi/backstore"
 	"github.com/xtgt/xtgt/iscsi/login"
-	"github.com/xtgt/xtgt/iscsi/scsi"
-	"github.com/xtgt/xtgt/iscsi/target"
 )
 
 const (
@@ -44,135 +41,79 @@ func main() {
 	}
 }
 
-func run(args []string) error {
+// parseFlags turns the command line into options and the shutdown drain timeout.
+func parseFlags(args []string) (options, time.Duration, error) {
 	fs := flag.NewFlagSet("xtgtd", flag.ContinueOnError)
 	var portals, luns multiFlag
 	fs.Var(&portals, "portal", "listen address HOST:PORT (repeatable; default "+defaultPortal+")")
 	fs.Var(&luns, "lun", "logical unit ram:SIZE | file:PATH[:SIZE] | block:PATH (repeatable, LUN 0, 1, ...)")
 	targetName := fs.String("target", defaultTarget, "target IQN (when not using --config)")
-	configPath := fs.String("config", "", "YAML configuration file")
+	configPath := fs.String("config", "", "YAML configuration file (re-read on SIGHUP)")
 	logLevel := fs.String("log-level", "", "debug | info | warn | error (default info)")
 	nopInterval := fs.Duration("nop-interval", 0, "ping idle initiators with NOP-In after this long (0: config or 10s; negative disables)")
 	nopTimeout := fs.Duration("nop-timeout", 0, "drop a connection whose NOP-In ping is unanswered this long (default 30s)")
 	drain := fs.Duration("shutdown-timeout", 10*time.Second, "on SIGTERM, how long to wait for in-flight commands")
+	adminSocket := fs.String("admin-socket", defaultAdminSocket(), "admin API unix socket (\"\" disables)")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return options{}, 0, err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+		return options{}, 0, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
-
-	cfg := &Config{}
-	if *configPath != "" {
-		var err error
-		if cfg, err = loadConfig(*configPath); err != nil {
-			return err
+	o := options{configPath: *configPath, portals: portals, luns: luns, targetName: *targetName,
+		logLevel: *logLevel, nopInterval: *nopInterval, nopTimeout: *nopTimeout, adminSocket: *adminSocket}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "admin-socket" {
+			o.adminStrict = true
 		}
-	}
-	if len(portals) > 0 {
-		cfg.Portals = portals
-	}
-	if len(cfg.Portals) == 0 {
-		cfg.Portals = []string{defaultPortal}
-	}
-	if len(luns) > 0 || len(cfg.Targets) == 0 {
-		if len(luns) == 0 {
-			luns = multiFlag{defaultLUN}
-		}
-		t := TargetConf{Name: *targetName}
-		for _, l := range luns {
-			t.LUNs = append(t.LUNs, LUNConf{Backing: l})
-		}
-		cfg.Targets = []TargetConf{t}
-		if err := cfg.validate(); err != nil {
-			return err
-		}
-	}
-	if *logLevel != "" {
-		cfg.LogLevel = *logLevel
-	}
-	var level slog.Level
-	if cfg.LogLevel != "" {
-		if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
-			return fmt.Errorf("log level %q: %w", cfg.LogLevel, err)
-		}
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	if *nopInterval != 0 {
-		cfg.NopInterval = *nopInterval
-	}
-	if cfg.NopInterval == 0 {
-		cfg.NopInterval = 10 * time.Second
-	}
-	if cfg.NopInterval < 0 {
-		cfg.NopInterval = 0
-	}
-	if *nopTimeout != 0 {
-		cfg.NopTimeout = *nopTimeout
-	}
-
-	srv := target.NewServer(target.Config{
-		Log:           log,
-		Portals:       cfg.Portals,
-		NopInterval:   cfg.NopInterval,
-		NopTimeout:    cfg.NopTimeout,
-		DiscoveryCHAP: chap(cfg.DiscoveryCHAP),
 	})
-	for _, tc := range cfg.Targets {
-		t, err := buildTarget(tc, log)
-		if err != nil {
-			return err
-		}
-		if err := srv.AddTarget(t); err != nil {
-			return err
-		}
-	}
+	return o, *drain, nil
+}
 
-	var listeners []net.Listener
-	for _, p := range cfg.Portals {
-		l, err := listen(p)
-		if err != nil {
-			for _, l := range listeners {
-				_ = l.Close()
-			}
-			_ = srv.Shutdown(context.Background())
-			return err
-		}
-		listeners = append(listeners, l)
-		log.Info("listening", "portal", l.Addr().String())
-	}
-	for _, t := range cfg.Targets {
-		log.Info("target ready", "target", t.Name, "luns", len(t.LUNs))
-	}
-
-	errc := make(chan error, len(listeners))
-	var wg sync.WaitGroup
-	for _, l := range listeners {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := srv.Serve(l); err != nil && !errors.Is(err, target.ErrServerClosed) {
-				errc <- err
-			}
-		}()
-	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-	var serveErr error
-	select {
-	case s := <-sig:
-		log.Info("shutting down", "signal", s.String(), "timeout", drain.String())
-	case serveErr = <-errc:
-		log.Error("portal failed", "err", serveErr)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), *drain)
-	defer cancel()
-	err := srv.Shutdown(ctx)
-	wg.Wait()
+func run(args []string) error {
+	o, drain, err := parseFlags(args)
 	if err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+		return err
 	}
-	log.Info("stopped")
+	d, err := startDaemon(o, func(level *slog.LevelVar) slog.Handler {
+		return slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})
+	})
+	if err != nil {
+		return err
+	}
+	sig := make(chan os.Signal, 4)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sig)
+	return d.wait(sig, drain)
+}
+
+// wait serves until a terminating signal or a portal failure, re-reading the configuration on SIGHUP, and
+// then shuts down within drain.
+func (d *daemon) wait(sig <-chan os.Signal, drain time.Duration) error {
+	var serveErr error
+loop:
+	for {
+		select {
+		case s := <-sig:
+			if s == syscall.SIGHUP {
+				if _, err := d.reload(); err != nil {
+					d.log.Error("reload failed; keeping the running configuration", "err", err)
+				}
+				continue
+			}
+			d.log.Info("shutting down", "signal", s.String(), "timeout", drain.String())
+			break loop
+		case serveErr = <-d.errc:
+			d.log.Error("portal failed", "err", serveErr)
+			break loop
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), drain)
+	defer cancel()
+	if err := d.shutdown(ctx); err != nil {
+		return err
+	}
+	d.log.Info("stopped")
 	return serveErr
 }
 
@@ -192,37 +133,4 @@ func chap(c *CHAP) *login.CHAPSecret {
 		return nil
 	}
 	return &login.CHAPSecret{User: c.User, Secret: c.Secret}
-}
-
-func buildTarget(tc TargetConf, log *slog.Logger) (*target.Target, error) {
-	dev := scsi.NewTarget(log.With("target", tc.Name))
-	next := uint64(0)
-	for i, lc := range tc.LUNs {
-		num := next
-		if lc.Number != nil {
-			num = *lc.Number
-		}
-		next = num + 1
-		be, err := backstore.Open(lc.Backing)
-		if err != nil {
-			_ = dev.Close()
-			return nil, fmt.Errorf("target %s lun %d: %w", tc.Name, i, err)
-		}
-		wb := strings.HasPrefix(lc.Backing, "ram:")
-		if lc.WriteBack != nil {
-			wb = *lc.WriteBack
-		}
-		err = dev.AddLU(num, scsi.LUConfig{Backend: be, BlockSize: lc.BlockSize, ReadOnly: lc.ReadOnly,
-			WriteBack: wb, Serial: lc.Serial})
-		if err != nil {
-			_ = be.Close()
-			_ = dev.Close()
-			return nil, fmt.Errorf("target %s lun %d: %w", tc.Name, num, err)
-		}
-	}
-	t := &target.Target{Name: tc.Name, Alias: tc.Alias, SCSI: dev, CHAP: chap(tc.CHAP), MutualCHAP: chap(tc.MutualCHAP)}
-	for _, a := range tc.ACL {
-		t.ACL = append(t.ACL, target.ACLEntry{InitiatorName: a.Initiator, CHAP: chap(a.CHAP)})
-	}
-	return t, nil
 }

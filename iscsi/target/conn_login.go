@@ -104,7 +104,11 @@ func (c *conn) loginPhase() error {
 		}
 		var tsih uint16
 		if r.Done {
-			tsih = c.startSession(neg, isid, cmdSN)
+			if tsih = c.startSession(neg, isid, cmdSN); tsih == 0 {
+				// The target was removed while this login was in progress.
+				c.loginReject(&resp, h, isid, tsihIn, cmdSN, 2, 0x04)
+				return fmt.Errorf("%w: target %q removed during login", errLoginRefused, neg.TargetName())
+			}
 		}
 		resp.Reset()
 		o := resp.BHS()
@@ -164,7 +168,9 @@ func (c *conn) startSession(neg *login.TargetNegotiator, isid uint64, cmdSN uint
 	var t *Target
 	if !discovery {
 		key.target = p.TargetName
-		t = c.srv.target(p.TargetName)
+		if t = c.srv.target(p.TargetName); t == nil {
+			return 0
+		}
 	}
 	ss := newSession(c.srv, key, discovery, t, p, cmdSN)
 	ss.conn = c

@@ -156,6 +156,19 @@ func (s *Server) AddTarget(t *Target) error {
 	return nil
 }
 
+// SetPortals replaces the addresses reported by SendTargets (after a reconfiguration).
+func (s *Server) SetPortals(portals []string) {
+	s.mu.Lock()
+	s.cfg.Portals = append([]string(nil), portals...)
+	s.mu.Unlock()
+}
+
+func (s *Server) portals() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cfg.Portals
+}
+
 // Targets returns the registered targets sorted by name.
 func (s *Server) Targets() []*Target {
 	s.mu.Lock()
@@ -355,7 +368,8 @@ func (s *Server) sessionsOf(t *Target) []*session {
 	defer s.mu.Unlock()
 	var out []*session
 	for _, ss := range s.tsih {
-		if ss.target == t {
+		// By name: a reconfigured target (Server.ReplaceTarget) is a new *Target for the same device.
+		if !ss.discovery && ss.key.target == t.Name {
 			out = append(out, ss)
 		}
 	}

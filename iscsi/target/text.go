@@ -109,7 +109,7 @@ func (c *conn) appendSendTargets(dst []byte, which string) []byte {
 		}
 		dst = login.AppendKV(dst, "TargetName", t.Name)
 		tpgt := strconv.Itoa(int(c.srv.cfg.PortalGroupTag))
-		portals := c.srv.cfg.Portals
+		portals := c.srv.portals()
 		if len(portals) == 0 {
 			portals = []string{c.tr.LocalAddr().String()}
 		}

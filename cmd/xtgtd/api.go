@@ -1,0 +1,59 @@
+package main
+
+// JSON messages of the admin API (HTTP over a unix socket; see docs/ADMIN.md). cmd/xtgtadm mirrors them.
+
+// apiTarget is one target in GET /v1/targets.
+type apiTarget struct {
+	Name       string   `json:"name"`
+	Alias      string   `json:"alias,omitempty"`
+	LUNs       []apiLUN `json:"luns"`
+	ACL        []string `json:"acl,omitempty"`
+	CHAP       bool     `json:"chap"`
+	MutualCHAP bool     `json:"mutual_chap"`
+	Sessions   int      `json:"sessions"`
+}
+
+// apiLUN is one logical unit.
+type apiLUN struct {
+	Number    uint64 `json:"number"`
+	Backing   string `json:"backing"`
+	Size      int64  `json:"size"`
+	BlockSize uint32 `json:"block_size"`
+	ReadOnly  bool   `json:"read_only"`
+	WriteBack bool   `json:"write_back"`
+	Serial    string `json:"serial,omitempty"`
+}
+
+// apiSession is one session in GET /v1/sessions.
+type apiSession struct {
+	TSIH      uint16 `json:"tsih"`
+	Initiator string `json:"initiator"`
+	ISID      string `json:"isid"` // 12 hex digits
+	Target    string `json:"target,omitempty"`
+	Remote    string `json:"remote"`
+	Discovery bool   `json:"discovery,omitempty"`
+}
+
+// apiAddLUN is the body of POST /v1/targets/{target}/luns.
+type apiAddLUN struct {
+	Number    *uint64 `json:"number,omitempty"` // lowest free number when absent
+	Backing   string  `json:"backing"`
+	BlockSize uint32  `json:"block_size,omitempty"`
+	ReadOnly  bool    `json:"read_only,omitempty"`
+	WriteBack *bool   `json:"write_back,omitempty"`
+	Serial    string  `json:"serial,omitempty"`
+}
+
+// apiChange answers a LUN change or a reload.
+type apiChange struct {
+	Target    string   `json:"target,omitempty"`
+	Number    *uint64  `json:"number,omitempty"`
+	Persisted bool     `json:"persisted"`
+	Note      string   `json:"note,omitempty"`
+	Changes   []string `json:"changes,omitempty"`
+}
+
+// apiError is the body of every failed request.
+type apiError struct {
+	Error string `json:"error"`
+}
