@@ -6,7 +6,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -17,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/xtgt/xtgt/tools/internal/tgt"
 )
 
 type result struct {
@@ -50,8 +51,8 @@ var cases = []benchCase{
 type target struct {
 	name string
 	url  string
-	cmd  *exec.Cmd
 	pid  int
+	stop func()
 }
 
 func main() {
@@ -90,46 +91,16 @@ func startXtgtd(bin string) (*target, error) {
 		cmd.Process.Kill()
 		return nil, err
 	}
-	return &target{name: "xtgtd", url: "iscsi://" + addr + "/iqn.2026-11.dev.xtgt:default/0", cmd: cmd, pid: cmd.Process.Pid}, nil
+	stop := func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }
+	return &target{name: "xtgtd", url: "iscsi://" + addr + "/iqn.2026-11.dev.xtgt:default/0", pid: cmd.Process.Pid, stop: stop}, nil
 }
 
 func startTGT() (*target, func(), error) {
-	if _, err := exec.LookPath("tgtd"); err != nil {
-		return nil, nil, errors.New("tgtd not installed (apt-get install tgt)")
-	}
-	const addr, ctl, iqn = "127.0.0.1:13291", "13291", "iqn.2026-11.dev.xtgt:tgt-baseline"
-	img := "/dev/shm/xtgt-bench-tgt.img"
-	if err := os.WriteFile(img, nil, 0o600); err != nil {
+	d, err := tgt.Start("127.0.0.1:13291", 13291, 1<<30)
+	if err != nil {
 		return nil, nil, err
 	}
-	if err := os.Truncate(img, 1<<30); err != nil {
-		return nil, nil, err
-	}
-	cmd := exec.Command("tgtd", "-f", "-C", ctl, "--iscsi", "portal="+addr)
-	if err := cmd.Start(); err != nil {
-		return nil, nil, fmt.Errorf("start tgtd: %w", err)
-	}
-	cleanup := func() {
-		_ = exec.Command("tgtadm", "-C", ctl, "--op", "delete", "--mode", "system").Run()
-		cmd.Process.Kill()
-		cmd.Wait()
-		os.Remove(img)
-	}
-	if err := waitPort(addr); err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	for _, a := range [][]string{
-		{"--lld", "iscsi", "--op", "new", "--mode", "target", "--tid", "1", "-T", iqn},
-		{"--lld", "iscsi", "--op", "new", "--mode", "logicalunit", "--tid", "1", "--lun", "1", "-b", img, "--bstype", "rdwr"},
-		{"--lld", "iscsi", "--op", "bind", "--mode", "target", "--tid", "1", "-I", "ALL"},
-	} {
-		if out, err := exec.Command("tgtadm", append([]string{"-C", ctl}, a...)...).CombinedOutput(); err != nil {
-			cleanup()
-			return nil, nil, fmt.Errorf("tgtadm %v: %w: %s", a, err, out)
-		}
-	}
-	return &target{name: "tgt", url: "iscsi://" + addr + "/" + iqn + "/1", cmd: cmd, pid: cmd.Process.Pid}, cleanup, nil
+	return &target{name: "tgt", url: d.URL(), pid: d.PID}, d.Stop, nil
 }
 
 func xtgtbench(bin string, t *target, op, bs string, qd int, dur time.Duration) (result, error) {
@@ -182,7 +153,7 @@ func run(bin string, dur time.Duration, reps int, only string, noTGT bool) error
 	if err != nil {
 		return err
 	}
-	defer func() { x.cmd.Process.Signal(os.Interrupt); x.cmd.Wait() }()
+	defer x.stop()
 	targets := []*target{x}
 	if !noTGT {
 		tg, cleanup, err := startTGT()

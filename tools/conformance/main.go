@@ -18,6 +18,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/xtgt/xtgt/tools/internal/tgt"
 )
 
 type result struct {
@@ -44,7 +46,20 @@ func main() {
 	flag.StringVar(&netns.client, "client-netns", "", "run the initiators in this network namespace")
 	flag.StringVar(&netns.host, "host", "127.0.0.1", "address xtgtd listens on and initiators connect to")
 	flag.StringVar(&netns.xdpIface, "xdp-iface", "", "serve through the AF_XDP portal xdp:IFACE:HOST:PORT instead of kernel TCP")
+	againstTGT := flag.Bool("tgt", false, "run the suites against Debian's tgtd instead (baseline for docs/CONFORMANCE.md)")
 	flag.Parse()
+	if *againstTGT {
+		suites, err := listSuites()
+		if err == nil {
+			_ = os.MkdirAll(*out, 0o755)
+			err = runTGT(suites, *out, *suiteTimeout)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "conformance:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*xtgtd, *port, *port2, *out, *minPass, *suiteTimeout, *only, *extra); err != nil {
 		fmt.Fprintln(os.Stderr, "conformance:", err)
 		os.Exit(1)
@@ -257,42 +272,26 @@ func run(bin string, port, port2 int, out string, minPass int, suiteTimeout time
 		}
 	}
 
-	var all []result
-	for _, s := range suites {
-		if !d.alive() {
-			if d, err = startDaemon(bin, args, logPath, port); err != nil {
-				return err
-			}
-		}
-		cuArgs := []string{"--dataloss", "--allow-sanitize", "-t", s, url}
-		if strings.HasSuffix(s, "MultipathIO") && port2 > 0 {
-			cuArgs = append(cuArgs, fmt.Sprintf("iscsi://%s/%s/0", net.JoinHostPort(host, fmt.Sprint(port2)), iqn))
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), suiteTimeout)
-		cmd := nsCommand(ctx, netns.client, "iscsi-test-cu", cuArgs...)
-		cmd.WaitDelay = 5 * time.Second
-		text, _ := cmd.CombinedOutput()
-		timedOut := ctx.Err() != nil
-		cancel()
-		_ = os.WriteFile(filepath.Join(out, s+".log"), text, 0o644)
-		rs := parse(s, string(text))
-		if timedOut {
-			rs = append(rs, result{suite: s, test: "(suite)", outcome: "error", reason: "suite timed out"})
-		}
-		if !d.alive() {
-			rs = append(rs, result{suite: s, test: "(daemon)", outcome: "error", reason: "xtgtd exited during the suite"})
-		}
-		if len(rs) == 0 {
-			rs = append(rs, result{suite: s, test: "(suite)", outcome: "error", reason: "no tests ran"})
-		}
-		c := count(rs)
-		fmt.Printf("%-40s passed %3d skipped %3d failed %3d error %d\n", s, c["passed"], c["skipped"], c["failed"], c["error"])
-		all = append(all, rs...)
+	var mpURL string
+	if port2 > 0 {
+		mpURL = fmt.Sprintf("iscsi://%s/%s/0", net.JoinHostPort(host, fmt.Sprint(port2)), iqn)
+	}
+	all, err := runSuites(suites, url, mpURL, out, suiteTimeout, d.alive, func() error {
+		d, err = startDaemon(bin, args, logPath, port)
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	if err := d.stop(); err != nil {
 		all = append(all, result{suite: "(daemon)", test: "shutdown", outcome: "error", reason: err.Error()})
 	}
 	d = nil
+	return report(all, out, minPass)
+}
+
+// report writes the summary and fails on any failure or error, or too few passes.
+func report(all []result, out string, minPass int) error {
 	tot := count(all)
 	md := summary(all)
 	if err := os.WriteFile(filepath.Join(out, "summary.md"), []byte(md), 0o644); err != nil {
@@ -304,6 +303,65 @@ func run(bin string, port, port2 int, out string, minPass int, suiteTimeout time
 	if tot["failed"] > 0 || tot["error"] > 0 || tot["passed"] < minPass {
 		return fmt.Errorf("%d failed, %d errors, %d passed (need %d)", tot["failed"], tot["error"], tot["passed"], minPass)
 	}
+	return nil
+}
+
+// runSuites runs each suite against url (and mpURL as the second path of MultipathIO), restarting the target
+// through restart when alive says it died.
+func runSuites(suites []string, url, mpURL, out string, timeout time.Duration, alive func() bool, restart func() error) ([]result, error) {
+	var all []result
+	for _, s := range suites {
+		if !alive() {
+			if err := restart(); err != nil {
+				return nil, err
+			}
+		}
+		cuArgs := []string{"--dataloss", "--allow-sanitize", "-t", s, url}
+		if strings.HasSuffix(s, "MultipathIO") && mpURL != "" {
+			cuArgs = append(cuArgs, mpURL)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		cmd := nsCommand(ctx, netns.client, "iscsi-test-cu", cuArgs...)
+		cmd.WaitDelay = 5 * time.Second
+		text, _ := cmd.CombinedOutput()
+		timedOut := ctx.Err() != nil
+		cancel()
+		_ = os.WriteFile(filepath.Join(out, s+".log"), text, 0o644)
+		rs := parse(s, string(text))
+		if timedOut {
+			rs = append(rs, result{suite: s, test: "(suite)", outcome: "error", reason: "suite timed out"})
+		}
+		if !alive() {
+			rs = append(rs, result{suite: s, test: "(daemon)", outcome: "error", reason: "target exited during the suite"})
+		}
+		if len(rs) == 0 {
+			rs = append(rs, result{suite: s, test: "(suite)", outcome: "error", reason: "no tests ran"})
+		}
+		c := count(rs)
+		fmt.Printf("%-40s passed %3d skipped %3d failed %3d error %d\n", s, c["passed"], c["skipped"], c["failed"], c["error"])
+		all = append(all, rs...)
+	}
+	return all, nil
+}
+
+// runTGT runs the same suites against Debian's tgtd for the side-by-side table (never fails on tgt's results).
+func runTGT(suites []string, out string, timeout time.Duration) error {
+	port := freePort()
+	start := func() (*tgt.Daemon, error) { return tgt.Start(fmt.Sprintf("127.0.0.1:%d", port), 13298, 1<<30) }
+	d, err := start()
+	if err != nil {
+		return err
+	}
+	defer func() { d.Stop() }()
+	all, err := runSuites(suites, d.URL(), "", out, timeout, d.Alive, func() error {
+		d.Stop()
+		d, err = start()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	_ = report(all, out, 0)
 	return nil
 }
 
