@@ -19,7 +19,10 @@ type Config struct {
 	NopInterval   time.Duration `yaml:"nop_interval"`
 	NopTimeout    time.Duration `yaml:"nop_timeout"`
 	DiscoveryCHAP *CHAP         `yaml:"discovery_chap"`
-	Targets       []TargetConf  `yaml:"targets"`
+	// StateDir holds persistent-reservation state of LUs (APTPL); default "xtgt-state" beside the config
+	// file, none without one (PERSISTENT RESERVE OUT with APTPL=1 is then refused).
+	StateDir string       `yaml:"state_dir"`
+	Targets  []TargetConf `yaml:"targets"`
 }
 
 // CHAP is a user name and secret.

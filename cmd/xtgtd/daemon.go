@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +30,24 @@ type options struct {
 	nopTimeout  time.Duration
 	adminSocket string // "" disables the admin API
 	adminStrict bool   // the socket path was given explicitly: failing to bind it is fatal
+	stateDir    string // --state-dir
+}
+
+// stateDir is where logical units keep persistent reservation state; set once at start-up.
+var stateDir string
+
+// prFile is the APTPL state file of LUN num of target tname ("" when there is no state directory).
+func prFile(tname string, num uint64) string {
+	if stateDir == "" {
+		return ""
+	}
+	safe := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_' {
+			return r
+		}
+		return '_'
+	}, tname)
+	return filepath.Join(stateDir, safe, fmt.Sprintf("lun-%d.pr", num))
 }
 
 // effectiveConfig reads the config file (when any) and applies the command-line overrides. fromFile reports
@@ -60,6 +81,13 @@ func effectiveConfig(o *options) (cfg *Config, fromFile bool, err error) {
 			return nil, false, err
 		}
 	}
+	if o.stateDir != "" {
+		cfg.StateDir = o.stateDir
+	}
+	if cfg.StateDir == "" && o.configPath != "" {
+		cfg.StateDir = filepath.Join(filepath.Dir(o.configPath), "xtgt-state")
+	}
+	stateDir = cfg.StateDir
 	if o.logLevel != "" {
 		cfg.LogLevel = o.logLevel
 	}
@@ -252,8 +280,15 @@ func openLUN(tname string, num uint64, lc LUNConf) (*lunState, error) {
 // addLU makes ls logical unit num of dev; on failure the backend is closed.
 func addLU(dev *scsi.Target, tname string, num uint64, ls *lunState) error {
 	lc := ls.conf
+	pr := prFile(tname, num)
+	if pr != "" {
+		if err := os.MkdirAll(filepath.Dir(pr), 0o700); err != nil {
+			_ = ls.be.Close()
+			return fmt.Errorf("target %s lun %d: state directory: %w", tname, num, err)
+		}
+	}
 	err := dev.AddLU(num, scsi.LUConfig{Backend: ls.be, BlockSize: lc.BlockSize, ReadOnly: lc.ReadOnly,
-		WriteBack: lc.writeBack(), Serial: lc.Serial})
+		WriteBack: lc.writeBack(), Serial: lc.Serial, PRFile: pr})
 	if err != nil {
 		_ = ls.be.Close()
 		return fmt.Errorf("target %s lun %d: %w", tname, num, err)

@@ -54,6 +54,7 @@ func parseFlags(args []string) (options, time.Duration, error) {
 	nopTimeout := fs.Duration("nop-timeout", 0, "drop a connection whose NOP-In ping is unanswered this long (default 30s)")
 	drain := fs.Duration("shutdown-timeout", 10*time.Second, "on SIGTERM, how long to wait for in-flight commands")
 	adminSocket := fs.String("admin-socket", defaultAdminSocket(), "admin API unix socket (\"\" disables)")
+	stateDirFlag := fs.String("state-dir", "", "directory for persistent reservation state (APTPL); default xtgt-state beside --config")
 	if err := fs.Parse(args); err != nil {
 		return options{}, 0, err
 	}
@@ -61,7 +62,8 @@ func parseFlags(args []string) (options, time.Duration, error) {
 		return options{}, 0, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
 	o := options{configPath: *configPath, portals: portals, luns: luns, targetName: *targetName,
-		logLevel: *logLevel, nopInterval: *nopInterval, nopTimeout: *nopTimeout, adminSocket: *adminSocket}
+		logLevel: *logLevel, nopInterval: *nopInterval, nopTimeout: *nopTimeout, adminSocket: *adminSocket,
+		stateDir: *stateDirFlag}
 	fs.Visit(func(f *flag.Flag) {
 		if f.Name == "admin-socket" {
 			o.adminStrict = true

@@ -48,6 +48,15 @@ func (t *Target) Execute(c *Command) {
 		} else {
 			l.touch(c.Nexus)
 		}
+		if l.pr.reserved.Load() && l.pr.conflicts(c) {
+			c.Status = ReservationConflict
+			return
+		}
+		if l.sanitizing.Load() && op.flags&fNoUA == 0 {
+			s := l.sanitizeSense()
+			c.setSense(desc, &s)
+			return
+		}
 	}
 	op.run(t, l, c)
 }

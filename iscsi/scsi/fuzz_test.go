@@ -17,12 +17,33 @@ func FuzzExecute(f *testing.F) {
 		{opReportLUNs, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0}, {opMaintenanceIn, 0x0C, 0x80, 0, 0, 0, 0, 0, 4, 0, 0, 0},
 		{opServiceActionIn16, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0},
 		rw10(opVerify10, 0, 2), rw16(opSyncCache16, 0, 0), {opStartStopUnit, 0, 0, 0, 0, 0},
+		unmapCDB(24, false), writeSame(opWriteSame10, 1, 4, 0x08), writeSame(opWriteSame16, 0, 8, 0x09),
+		getLBAStatus(0, 64), cawCDB(2, 1), rw16(opOrWrite16, 3, 2), {opWriteAtomic16, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0},
+		prinCDB(prinReadFullStatus, 512), prinCDB(prinReportCaps, 8), proutCDB(proutRegisterIgnore, 0, 0),
+		proutCDB(proutReserve, prExclusiveRO, 0), proutCDB(proutPreemptAbort, prWriteExclusive, 0),
+		proutCDB(proutRegisterMove, prExclusiveAccess, 60), proutCDB(proutRegister, 0, 64),
+		cdb(opReserve6, 6), cdb(opRelease10, 10), xcopyCDB(76), {opReceiveCopyResults, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0},
+		sanitizeCDB(sanBlockErase, true, 0), sanitizeCDB(sanOverwrite, false, 8), {opReadDefectData12, 0x1F, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0},
 	}
 	for i, s := range seeds {
 		f.Add(s, bytes.Repeat([]byte{byte(i)}, 1024), uint16(512), byte(i%3))
 	}
+	// Well-formed parameter lists for the parameter-list commands.
+	pl := unmapList(1, 4, 9, 2)
+	f.Add(unmapCDB(uint16(len(pl)), false), pl, uint16(0), byte(1))
+	f.Add(proutCDB(proutRegisterIgnore, 0, 0), proutParams(0, 7, 0x04), uint16(0), byte(1))
+	tid := tidFor(nexusB)
+	spec := append(append(proutParams(0, 9, 0x08), 0, 0, 0, byte(len(tid))), tid...)
+	f.Add(proutCDB(proutRegister, 0, uint32(len(spec))), spec, uint16(0), byte(1))
+	xl := xcopyList(1, [][]byte{make([]byte, 32)}, [][]byte{seg(0, 0, 2, 0, 8)})
+	xl[16] = cscdIdentification
+	f.Add(xcopyCDB(uint32(len(xl))), xl, uint16(0), byte(0))
+	f.Add(sanitizeCDB(sanOverwrite, false, 8), []byte{1, 0, 0, 4, 1, 2, 3, 4}, uint16(0), byte(1))
 	tg := NewTarget(nil)
 	if err := tg.AddLU(0, LUConfig{Backend: &memBackend{b: make([]byte, 64*512)}, MaxTransferBytes: 16 << 10}); err != nil {
+		f.Fatal(err)
+	}
+	if err := tg.AddLU(1, LUConfig{Backend: newThin(64), MaxTransferBytes: 16 << 10}); err != nil {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, cdbBytes, out []byte, inLen uint16, lun byte) {
@@ -43,6 +64,10 @@ func FuzzExecute(f *testing.F) {
 			}
 			if c.InLen != 0 {
 				t.Fatalf("InLen %d with CHECK CONDITION", c.InLen)
+			}
+		case ReservationConflict:
+			if c.Sense != nil || c.InLen != 0 {
+				t.Fatalf("RESERVATION CONFLICT with sense or data")
 			}
 		default:
 			t.Fatalf("status %#x", c.Status)

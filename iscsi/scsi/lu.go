@@ -35,6 +35,12 @@ type lu struct {
 	lbprz bool // deallocated blocks read as zeros
 	rl    rangeLock
 	swp   atomic.Bool // control page SWP: software write protect
+	pr    prState
+	xcopy xcopyState
+
+	sanitizing  atomic.Bool   // a SANITIZE operation is running
+	sanProgress atomic.Uint32 // its progress, 0..65535
+	sanFailed   atomic.Bool   // the last SANITIZE failed (until EXIT FAILURE MODE)
 
 	mu  sync.RWMutex
 	its map[Nexus]*itState // guarded by mu
@@ -98,6 +104,10 @@ func newLU(num uint64, cfg LUConfig) (*lu, error) {
 	}
 	l.maxXfer = cfg.MaxTransferBytes >> l.shift
 	l.rl.init(l.shift)
+	l.pr.file = cfg.PRFile
+	if err := l.pr.load(); err != nil {
+		return nil, err
+	}
 	if p, ok := cfg.Backend.(Provisioner); ok {
 		l.thin, l.lbprz = p.Provisioning()
 	}

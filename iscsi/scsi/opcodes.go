@@ -2,43 +2,54 @@ package scsi
 
 // Operation codes handled (or deliberately rejected) by the device server.
 const (
-	opTestUnitReady     = 0x00
-	opRequestSense      = 0x03
-	opRead6             = 0x08
-	opWrite6            = 0x0A
-	opInquiry           = 0x12
-	opModeSelect6       = 0x15
-	opModeSense6        = 0x1A
-	opStartStopUnit     = 0x1B
-	opPreventAllow      = 0x1E
-	opReadCapacity10    = 0x25
-	opWriteSame10       = 0x41
-	opUnmap             = 0x42
-	opRead10            = 0x28
-	opWrite10           = 0x2A
-	opWriteVerify10     = 0x2E
-	opVerify10          = 0x2F
-	opPreFetch10        = 0x34
-	opSyncCache10       = 0x35
-	opModeSelect10      = 0x55
-	opModeSense10       = 0x5A
-	opRead16            = 0x88
-	opWrite16           = 0x8A
-	opWriteVerify16     = 0x8E
-	opVerify16          = 0x8F
-	opPreFetch16        = 0x90
-	opSyncCache16       = 0x91
-	opCompareAndWrite   = 0x89
-	opOrWrite16         = 0x8B
-	opWriteSame16       = 0x93
-	opWriteAtomic16     = 0x9C
-	opServiceActionIn16 = 0x9E
-	opReportLUNs        = 0xA0
-	opMaintenanceIn     = 0xA3
-	opRead12            = 0xA8
-	opWrite12           = 0xAA
-	opWriteVerify12     = 0xAE
-	opVerify12          = 0xAF
+	opTestUnitReady      = 0x00
+	opRequestSense       = 0x03
+	opReserve6           = 0x16
+	opRelease6           = 0x17
+	opRead6              = 0x08
+	opWrite6             = 0x0A
+	opInquiry            = 0x12
+	opModeSelect6        = 0x15
+	opModeSense6         = 0x1A
+	opStartStopUnit      = 0x1B
+	opPreventAllow       = 0x1E
+	opReadCapacity10     = 0x25
+	opWriteSame10        = 0x41
+	opUnmap              = 0x42
+	opSanitize           = 0x48
+	opRead10             = 0x28
+	opWrite10            = 0x2A
+	opWriteVerify10      = 0x2E
+	opVerify10           = 0x2F
+	opReadDefectData10   = 0x37
+	opPreFetch10         = 0x34
+	opSyncCache10        = 0x35
+	opExtendedCopy       = 0x83
+	opReceiveCopyResults = 0x84
+	opModeSelect10       = 0x55
+	opReserve10          = 0x56
+	opRelease10          = 0x57
+	opPRIn               = 0x5E
+	opPROut              = 0x5F
+	opModeSense10        = 0x5A
+	opRead16             = 0x88
+	opWrite16            = 0x8A
+	opWriteVerify16      = 0x8E
+	opVerify16           = 0x8F
+	opPreFetch16         = 0x90
+	opSyncCache16        = 0x91
+	opCompareAndWrite    = 0x89
+	opOrWrite16          = 0x8B
+	opWriteSame16        = 0x93
+	opWriteAtomic16      = 0x9C
+	opServiceActionIn16  = 0x9E
+	opReportLUNs         = 0xA0
+	opMaintenanceIn      = 0xA3
+	opRead12             = 0xA8
+	opWrite12            = 0xAA
+	opWriteVerify12      = 0xAE
+	opVerify12           = 0xAF
+	opReadDefectData12   = 0xB7
 
 	saReadCapacity16 = 0x10
 	saGetLBAStatus   = 0x12
@@ -47,8 +58,9 @@ const (
 
 // Opcode flags.
 const (
-	fAnyLUN = 1 << iota // runs without a logical unit (l == nil)
-	fNoUA               // does not report pending unit attentions
+	fAnyLUN  = 1 << iota // runs without a logical unit (l == nil)
+	fNoUA                // does not report pending unit attentions
+	fSAField             // an unknown service action is an invalid CDB field, not an invalid opcode
 )
 
 type handler func(t *Target, l *lu, c *Command)
@@ -81,8 +93,12 @@ func reg(op byte, name string, run handler, flags uint8, usage ...byte) {
 }
 
 func regSA(op byte, sas ...serviceAction) {
+	regSAFlags(op, 0, sas...)
+}
+
+func regSAFlags(op byte, flags uint8, sas ...serviceAction) {
 	n := len(sas[0].usage)
-	opTable[op] = opInfo{name: "service action", run: runServiceAction, cdbLen: uint8(n), sas: sas}
+	opTable[op] = opInfo{name: "service action", run: runServiceAction, cdbLen: uint8(n), flags: flags, sas: sas}
 }
 
 // runServiceAction dispatches on the SERVICE ACTION field (byte 1, bits 4-0).
@@ -96,6 +112,10 @@ func runServiceAction(t *Target, l *lu, c *Command) {
 			op.sas[i].run(t, l, c)
 			return
 		}
+	}
+	if op.flags&fSAField != 0 {
+		c.invalidCDB(l.desc(), 1, 4)
+		return
 	}
 	c.check(l.desc(), KeyIllegalRequest, ASCInvalidOpcode)
 }
@@ -145,6 +165,42 @@ func init() {
 		usage: []byte{0x9E, saReadCapacity16, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01, ctl}},
 		serviceAction{sa: saGetLBAStatus, name: "GET LBA STATUS", run: runGetLBAStatus,
 			usage: []byte{0x9E, saGetLBAStatus, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, ctl}})
+	reg(opReserve6, "RESERVE(6)", runReserve, 0, 0x16, 0x01, 0, 0, 0, ctl)
+	reg(opRelease6, "RELEASE(6)", runRelease, 0, 0x17, 0x01, 0, 0, 0, ctl)
+	reg(opReserve10, "RESERVE(10)", runReserve, 0, 0x56, 0x12, 0xFF, 0, 0, 0, 0, 0xFF, 0xFF, ctl)
+	reg(opRelease10, "RELEASE(10)", runRelease, 0, 0x57, 0x12, 0xFF, 0, 0, 0, 0, 0xFF, 0xFF, ctl)
+	reg(opReadDefectData10, "READ DEFECT DATA(10)", runReadDefectData, 0, 0x37, 0, 0x1F, 0, 0, 0, 0, 0xFF, 0xFF, ctl)
+	reg(opReadDefectData12, "READ DEFECT DATA(12)", runReadDefectData, 0, 0xB7, 0x1F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, ctl)
+	prin := func(sa byte, name string) serviceAction {
+		return serviceAction{sa: uint16(sa), name: name, run: runPRIn, usage: []byte{0x5E, sa, 0, 0, 0, 0, 0, 0xFF, 0xFF, ctl}}
+	}
+	regSAFlags(opPRIn, fSAField, prin(prinReadKeys, "PERSISTENT RESERVE IN/READ KEYS"),
+		prin(prinReadReservation, "PERSISTENT RESERVE IN/READ RESERVATION"),
+		prin(prinReportCaps, "PERSISTENT RESERVE IN/REPORT CAPABILITIES"),
+		prin(prinReadFullStatus, "PERSISTENT RESERVE IN/READ FULL STATUS"))
+	prout := func(sa byte, name string) serviceAction {
+		return serviceAction{sa: uint16(sa), name: name, run: runPROut, usage: []byte{0x5F, sa, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, ctl}}
+	}
+	regSAFlags(opPROut, fSAField, prout(proutRegister, "PERSISTENT RESERVE OUT/REGISTER"),
+		prout(proutReserve, "PERSISTENT RESERVE OUT/RESERVE"), prout(proutRelease, "PERSISTENT RESERVE OUT/RELEASE"),
+		prout(proutClear, "PERSISTENT RESERVE OUT/CLEAR"), prout(proutPreempt, "PERSISTENT RESERVE OUT/PREEMPT"),
+		prout(proutPreemptAbort, "PERSISTENT RESERVE OUT/PREEMPT AND ABORT"),
+		prout(proutRegisterIgnore, "PERSISTENT RESERVE OUT/REGISTER AND IGNORE EXISTING KEY"),
+		prout(proutRegisterMove, "PERSISTENT RESERVE OUT/REGISTER AND MOVE"))
+	regSAFlags(opExtendedCopy, fSAField, serviceAction{sa: 0x00, name: "EXTENDED COPY(LID1)", run: runExtendedCopy,
+		usage: []byte{0x83, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, ctl}})
+	rcr := func(sa byte, name string) serviceAction {
+		return serviceAction{sa: uint16(sa), name: name, run: runReceiveCopyResults,
+			usage: []byte{0x84, sa, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, ctl}}
+	}
+	regSAFlags(opReceiveCopyResults, fSAField, rcr(rcrCopyStatus, "RECEIVE COPY RESULTS/COPY STATUS"),
+		rcr(rcrOpParams, "RECEIVE COPY RESULTS/OPERATING PARAMETERS"))
+	san := func(sa byte, name string) serviceAction {
+		return serviceAction{sa: uint16(sa), name: name, run: runSanitize,
+			usage: []byte{0x48, 0x80 | 0x40 | 0x20 | sa, 0, 0, 0, 0, 0, 0xFF, 0xFF, ctl}}
+	}
+	regSAFlags(opSanitize, fSAField, san(sanOverwrite, "SANITIZE/OVERWRITE"), san(sanBlockErase, "SANITIZE/BLOCK ERASE"),
+		san(sanCrypto, "SANITIZE/CRYPTO ERASE"), san(sanExitFail, "SANITIZE/EXIT FAILURE MODE"))
 	regSA(opMaintenanceIn, serviceAction{sa: saReportOpcodes, name: "REPORT SUPPORTED OPERATION CODES", run: runReportOpcodes,
 		usage: []byte{0xA3, saReportOpcodes, 0x87, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, ctl}})
 }

@@ -153,11 +153,11 @@ func runWriteAtomic(_ *Target, l *lu, c *Command) {
 		c.invalidCDB(desc, 10, 7)
 		return
 	}
-	if !l.checkRange(c, &a) {
-		return
-	}
 	if a.n > uint64(l.maxAtomic()) {
 		c.invalidCDB(desc, 12, 7)
+		return
+	}
+	if !l.checkRange(c, &a) {
 		return
 	}
 	size := int(a.n << l.shift)

@@ -117,13 +117,13 @@ func runUnmap(_ *Target, l *lu, c *Command) {
 		p := d[8+16*i:]
 		lba := binary.BigEndian.Uint64(p[0:8])
 		cnt := uint64(binary.BigEndian.Uint32(p[8:12]))
+		if cnt > maxUnmapLBAs {
+			c.invalidParam(desc, uint16(8+16*i+8), 7)
+			return
+		}
 		if lba > nb || cnt > nb-lba {
 			s := Sense{Key: KeyIllegalRequest, ASC: ASCLBAOutOfRange, Info: lba, InfoValid: true}
 			c.setSense(desc, &s)
-			return
-		}
-		if cnt > maxUnmapLBAs {
-			c.invalidParam(desc, uint16(8+16*i+8), 7)
 			return
 		}
 	}
@@ -171,14 +171,14 @@ func runWriteSame(_ *Target, l *lu, c *Command) {
 		c.invalidCDB(desc, 1, 3)
 		return
 	}
+	if a.n > maxWriteSameBlocks {
+		c.invalidCDB(desc, lenPos(cdb), 7)
+		return
+	}
 	if !l.checkRange(c, &a) {
 		return
 	}
 	if a.n == 0 { // WSNZ
-		c.invalidCDB(desc, lenPos(cdb), 7)
-		return
-	}
-	if a.n > maxWriteSameBlocks {
 		c.invalidCDB(desc, lenPos(cdb), 7)
 		return
 	}

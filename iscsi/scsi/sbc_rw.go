@@ -89,7 +89,12 @@ func runRead(_ *Target, l *lu, c *Command) {
 	if n == 0 {
 		return
 	}
+	// Shared range lock: COMPARE AND WRITE, ORWRITE and WRITE ATOMIC are
+	// atomic to readers too.
+	m := l.rl.mask(a.lba, (uint64(n)+uint64(l.bs)-1)>>l.shift)
+	l.rl.lock(m, false)
 	got, err := l.be.ReadAt(c.DataIn[:n], int64(a.lba<<l.shift))
+	l.rl.unlock(m, false)
 	if err != nil && !(err == io.EOF && got == n) {
 		s := Sense{Key: KeyMediumError, ASC: ASCUnrecoveredReadError, Info: a.lba + uint64(got)>>l.shift, InfoValid: true}
 		c.setSense(l.desc(), &s)

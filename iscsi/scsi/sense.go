@@ -16,6 +16,7 @@ const (
 	KeyUnitAttention  byte = 0x6
 	KeyDataProtect    byte = 0x7
 	KeyAbortedCommand byte = 0xB
+	KeyCopyAborted    byte = 0xA
 	KeyMiscompare     byte = 0xE
 )
 
@@ -25,6 +26,7 @@ type ASC uint16
 // Additional sense codes used by the device server.
 const (
 	ASCNoAdditional             ASC = 0x0000
+	ASCCopyTargetUnreachable    ASC = 0x0D02
 	ASCWriteError               ASC = 0x0C00
 	ASCInvalidFieldInIU         ASC = 0x0E03
 	ASCUnrecoveredReadError     ASC = 0x1100
@@ -35,6 +37,11 @@ const (
 	ASCInvalidFieldInCDB        ASC = 0x2400
 	ASCLUNotSupported           ASC = 0x2500
 	ASCInvalidFieldInParamList  ASC = 0x2600
+	ASCInvalidReleaseOfPR       ASC = 0x2604
+	ASCTooManyTargetDescs       ASC = 0x2606
+	ASCUnsupportedTargetDesc    ASC = 0x2607
+	ASCTooManySegmentDescs      ASC = 0x2608
+	ASCUnsupportedSegmentDesc   ASC = 0x2609
 	ASCWriteProtected           ASC = 0x2700
 	ASCPowerOnResetOccurred     ASC = 0x2900
 	ASCPowerOnOccurred          ASC = 0x2901
@@ -42,6 +49,9 @@ const (
 	ASCBusDeviceResetOccurred   ASC = 0x2903
 	ASCITNexusLossOccurred      ASC = 0x2907
 	ASCModeParametersChanged    ASC = 0x2A01
+	ASCReservationsPreempted    ASC = 0x2A03
+	ASCReservationsReleased     ASC = 0x2A04
+	ASCRegistrationsPreempted   ASC = 0x2A05
 	ASCCapacityDataChanged      ASC = 0x2A09
 	ASCCommandsClearedByAnother ASC = 0x2F00
 	ASCSavingParamsUnsupported  ASC = 0x3900

@@ -8,12 +8,13 @@ const (
 	vpdSerial      = 0x80
 	vpdDeviceID    = 0x83
 	vpdExtended    = 0x86
+	vpd3PC         = 0x8F
 	vpdBlockLimits = 0xB0
 	vpdBlockChars  = 0xB1
 	vpdLBP         = 0xB2
 )
 
-var vpdPages = []byte{vpdSupported, vpdSerial, vpdDeviceID, vpdExtended, vpdBlockLimits, vpdBlockChars, vpdLBP}
+var vpdPages = []byte{vpdSupported, vpdSerial, vpdDeviceID, vpdExtended, vpd3PC, vpdBlockLimits, vpdBlockChars, vpdLBP}
 
 // runInquiry implements INQUIRY (SPC-4 §6.6). For a LUN that does not exist
 // it returns standard data with peripheral qualifier 011b.
@@ -51,11 +52,14 @@ func runInquiry(_ *Target, l *lu, c *Command) {
 		b = vpdHeader(page, deviceIDs(l, &c.Nexus))
 	case vpdExtended:
 		b = vpdExtendedPage(l)
+	case vpd3PC:
+		b = vpdHeader(page, vpdThirdPartyCopyPage(l))
 	case vpdBlockLimits:
 		b = vpdBlockLimitsPage(l)
 	case vpdBlockChars:
 		p := make([]byte, 0x3C)
 		binary.BigEndian.PutUint16(p[0:2], 1) // MEDIUM ROTATION RATE: non-rotating
+		p[3] = 0x40 | 0x10                    // WABEREQ, WACEREQ 01b: sanitized blocks read as zeros
 		b = vpdHeader(page, p)
 	case vpdLBP:
 		b = vpdHeader(page, vpdLBPPage(l))
@@ -82,6 +86,7 @@ func standardInquiry(l *lu) []byte {
 	b[2] = 0x06        // SPC-4
 	b[3] = 0x10 | 0x02 // HISUP, RESPONSE DATA FORMAT 2
 	b[4] = byte(len(b) - 5)
+	b[5] = 0x08 // 3PC: EXTENDED COPY
 	b[7] = 0x02 // CMDQUE
 	if l != nil {
 		copy(b[8:16], l.vendor[:])

@@ -16,7 +16,9 @@ func runRequestSense(_ *Target, l *lu, c *Command) {
 	case l == nil:
 		s = Sense{Key: KeyIllegalRequest, ASC: ASCLUNotSupported}
 	default:
-		if a, ok := l.pendingUA(c.Nexus, true); ok {
+		if l.sanitizing.Load() {
+			s = l.sanitizeSense()
+		} else if a, ok := l.pendingUA(c.Nexus, true); ok {
 			s = Sense{Key: KeyUnitAttention, ASC: a}
 		}
 	}

@@ -285,10 +285,10 @@ func TestReportSupportedOpcodes(t *testing.T) {
 		}
 	}
 	// Unsupported opcode: SUPPORT = 001b.
-	c := run(tg, nexusA, 0, rsoc(false, 1, 0x5E, 0), nil, 64)
+	c := run(tg, nexusA, 0, rsoc(false, 1, 0x3B, 0), nil, 64)
 	wantGood(t, c)
 	if c.DataIn[1]&7 != 1 {
-		t.Errorf("PR IN support %#x", c.DataIn[1])
+		t.Errorf("WRITE BUFFER support %#x", c.DataIn[1])
 	}
 	wantSense(t, run(tg, nexusA, 0, rsoc(false, 1, opServiceActionIn16, 0x10), nil, 64), KeyIllegalRequest, ASCInvalidFieldInCDB)
 	wantSense(t, run(tg, nexusA, 0, rsoc(false, 2, opRead10, 0), nil, 64), KeyIllegalRequest, ASCInvalidFieldInCDB)

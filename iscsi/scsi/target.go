@@ -16,6 +16,8 @@ type Target struct {
 	log *slog.Logger
 	mu  sync.Mutex                     // serializes LU set changes
 	lus atomic.Pointer[map[uint64]*lu] // copy-on-write snapshot
+
+	abortFunc func(lun uint64, n Nexus) // guarded by mu
 }
 
 // NewTarget returns an empty target device.
@@ -57,6 +59,7 @@ func (t *Target) AddLU(lun uint64, cfg LUConfig) error {
 		m[k] = v
 		v.establishAll(ASCReportedLUNsDataChanged, Nexus{}, false)
 	}
+	l.pr.abortFunc = t.abortFunc
 	m[lun] = l
 	t.lus.Store(&m)
 	t.log.Info("logical unit added", "lun", lun, "blocks", l.nblocks.Load(), "block_size", l.bs)
@@ -118,16 +121,20 @@ func (t *Target) Reset(kind ResetKind, lun uint64, from Nexus) {
 	switch kind {
 	case LUNReset:
 		if l := t.lookup(lun); l != nil {
+			// Persistent reservations survive; an SPC-2 reservation does not.
+			l.pr.releaseLegacy(Nexus{}, true)
 			l.reset(false)
 			l.establishAll(ASCBusDeviceResetOccurred, from, true)
 		}
 	case TargetWarmReset:
 		for _, l := range *t.lus.Load() {
+			l.pr.releaseLegacy(Nexus{}, true)
 			l.reset(false)
 			l.establishAll(ASCBusDeviceResetOccurred, from, true)
 		}
 	case TargetColdReset:
 		for _, l := range *t.lus.Load() {
+			l.pr.releaseLegacy(Nexus{}, true)
 			l.reset(true)
 			l.establishAll(ASCPowerOnOccurred, Nexus{}, false)
 		}
@@ -142,10 +149,29 @@ func (t *Target) ClearTaskSet(lun uint64, from Nexus) {
 	}
 }
 
-// NexusLoss drops all per-nexus state of n (pending unit attentions).
+// NexusLoss drops all per-nexus state of n (pending unit attentions) and
+// releases an SPC-2 reservation it holds. Persistent reservations and
+// registrations survive I_T nexus loss (SPC-4 §5.9.2).
 func (t *Target) NexusLoss(n Nexus) {
 	for _, l := range *t.lus.Load() {
+		l.pr.releaseLegacy(n, false)
 		l.dropNexus(n)
+	}
+}
+
+// SetPreemptAbortFunc installs the callback PERSISTENT RESERVE OUT with
+// PREEMPT AND ABORT uses to abort the tasks of each preempted I_T nexus on
+// lun (SPC-4 §5.9.11.5). It is called after the preempting command's state
+// change, from the goroutine executing that command, so it must not wait
+// for that command to complete.
+func (t *Target) SetPreemptAbortFunc(fn func(lun uint64, n Nexus)) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.abortFunc = fn
+	for _, l := range *t.lus.Load() {
+		l.pr.mu.Lock()
+		l.pr.abortFunc = fn
+		l.pr.mu.Unlock()
 	}
 }
 

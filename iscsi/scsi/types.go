@@ -127,6 +127,11 @@ type Command struct {
 	// DataIn is the caller's buffer of the initiator's expected transfer
 	// length; Execute fills it from index 0.
 	DataIn []byte
+	// Abort, when non-nil, is closed by the fabric when the task is
+	// aborted (ABORT TASK, ABORT TASK SET, resets, I_T nexus loss).
+	// Long-running commands (SANITIZE) then return at once, leaving the
+	// operation itself running as SBC-3 requires.
+	Abort <-chan struct{}
 
 	// Results, set by Execute.
 	Status   Status

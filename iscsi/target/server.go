@@ -153,6 +153,8 @@ func (s *Server) AddTarget(t *Target) error {
 		return fmt.Errorf("target: add target %q: already exists", t.Name)
 	}
 	s.targets[t.Name] = t
+	name := t.Name
+	t.SCSI.SetPreemptAbortFunc(func(lun uint64, n scsi.Nexus) { s.abortNexus(name, lun, n) })
 	return nil
 }
 
@@ -360,6 +362,23 @@ func (s *Server) sessionByTSIH(tsih uint16) *session {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.tsih[tsih]
+}
+
+// abortNexus aborts the tasks of I_T nexus n on lun (PERSISTENT RESERVE OUT / PREEMPT AND ABORT) without
+// waiting for them.
+func (s *Server) abortNexus(target string, lun uint64, n scsi.Nexus) {
+	raw := scsi.EncodeLUN(lun)
+	s.mu.Lock()
+	var victims []*session
+	for _, ss := range s.tsih {
+		if !ss.discovery && ss.key.target == target && ss.nexus == n {
+			victims = append(victims, ss)
+		}
+	}
+	s.mu.Unlock()
+	for _, ss := range victims {
+		ss.abortTasks(func(t *task) bool { return t.lun == raw }, nil, false)
+	}
 }
 
 // sessionsOf returns the live sessions of target t.

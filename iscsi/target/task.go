@@ -46,7 +46,11 @@ type task struct {
 	state   atomic.Int32
 	aborted atomic.Bool
 	abortWG *sync.WaitGroup // set under session.mu when a TMF waits for this task
-	counted bool            // holds a slot of the CmdSN window
+	// abortCh is handed to SCSI as Command.Abort and closed (under session.mu) when an executing task is
+	// aborted; it survives pooling until it has been closed, so steady state allocates no channel.
+	abortCh     chan struct{}
+	abortClosed bool
+	counted     bool // holds a slot of the CmdSN window
 
 	// Write data collection (receive goroutine only).
 	received    uint32 // total bytes received
@@ -74,6 +78,9 @@ func (t *task) release() {
 	}
 	t.c = nil
 	t.abortWG = nil
+	if t.abortClosed {
+		t.abortCh, t.abortClosed = nil, false
+	}
 	t.cmd = scsi.Command{}
 	taskPool.Put(t)
 }
@@ -86,8 +93,12 @@ func (c *conn) handleSCSICommand(h pdu.BHS, ahs []byte) error {
 		return c.tr.DiscardData()
 	}
 	t := taskPool.Get().(*task)
+	abortCh := t.abortCh
+	if abortCh == nil {
+		abortCh = make(chan struct{})
+	}
 	*t = task{c: c, itt: h.ITT(), cmdSN: h.CmdSN(), immediate: h.Immediate(), lun: h.LUN(),
-		read: h.Read(), write: h.Write(), edtl: h.EDTL(), attr: h.Attr()}
+		read: h.Read(), write: h.Write(), edtl: h.EDTL(), attr: h.Attr(), abortCh: abortCh}
 	t.state.Store(taskCollecting)
 	if !t.immediate {
 		t.counted = true
@@ -114,10 +125,16 @@ func (c *conn) handleSCSICommand(h pdu.BHS, ahs []byte) error {
 	t.cmd.CDB = t.cdb[:cdbLen]
 	dsl := uint32(h.DataSegmentLength())
 	p := &c.params
-	if t.write && t.edtl > 0 {
-		if t.edtl > maxTaskData {
-			return c.failTask(t, h, fmt.Errorf("%w: expected data transfer length %d", errProtocol, t.edtl))
+	if t.edtl > maxTaskData {
+		// More than one task may buffer: refuse the command, keep the connection (unsolicited data that
+		// follows is discarded as data of a finished task).
+		if err := c.tr.DiscardData(); err != nil {
+			return err
 		}
+		c.refuse(t, scsi.Sense{Key: scsi.KeyIllegalRequest, ASC: scsi.ASCInvalidFieldInCDB})
+		return nil
+	}
+	if t.write && t.edtl > 0 {
 		t.buf = getBuf(int(t.edtl))
 		if dsl > t.edtl || dsl > p.FirstBurstLength || (dsl > 0 && !p.ImmediateData) {
 			return c.failTask(t, h, fmt.Errorf("%w: %d bytes of immediate data (EDTL %d, FirstBurstLength %d)",
@@ -147,9 +164,6 @@ func (c *conn) handleSCSICommand(h pdu.BHS, ahs []byte) error {
 		if err := c.tr.DiscardData(); err != nil {
 			return err
 		}
-	}
-	if t.read && t.edtl > maxTaskData {
-		return c.failTask(t, h, fmt.Errorf("%w: expected data transfer length %d", errProtocol, t.edtl))
 	}
 	if t.read && t.edtl > 0 {
 		t.buf = getBuf(int(t.edtl))
@@ -182,6 +196,12 @@ func (c *conn) failData(t *task, h pdu.BHS, why error) error {
 	if err := c.tr.DiscardData(); err != nil {
 		return err
 	}
+	c.refuse(t, scsi.Sense{Key: scsi.KeyAbortedCommand, ASC: asciDataPhaseError})
+	return nil
+}
+
+// refuse ends a task that never reached SCSI with CHECK CONDITION and the given sense.
+func (c *conn) refuse(t *task, sn scsi.Sense) {
 	ss := c.sess
 	ss.removeTask(t)
 	t.state.Store(taskDone)
@@ -191,12 +211,10 @@ func (c *conn) failData(t *task, h pdu.BHS, why error) error {
 	}
 	cmd := &t.cmd
 	cmd.Status = scsi.CheckCondition
-	sn := scsi.Sense{Key: scsi.KeyAbortedCommand, ASC: asciDataPhaseError}
 	cmd.Sense = sn.AppendFixed(cmd.SenseBuf[:0])
 	cmd.Needed = int(t.edtl)
 	t.read = false
 	c.respond(t)
-	return nil
 }
 
 // dataError handles a failed data segment read: a bad data digest is answered with a Reject and the task is
@@ -346,6 +364,7 @@ func (c *conn) run(t *task) {
 	cmd.LUN = scsi.DecodeLUN(t.lun)
 	cmd.Attr = scsi.TaskAttr(t.attr)
 	cmd.Tag = uint64(t.itt)
+	cmd.Abort = t.abortCh
 	if t.write && t.buf != nil {
 		cmd.DataOut = t.buf.b[:t.received]
 	}

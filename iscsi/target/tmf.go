@@ -30,9 +30,13 @@ func (ss *session) abortTasks(match func(*task) bool, wg *sync.WaitGroup, own bo
 				drop = append(drop, t)
 			}
 		case taskExecuting:
-			if t.abortWG == nil {
+			if t.abortWG == nil && wg != nil {
 				wg.Add(1)
 				t.abortWG = wg
+			}
+			if !t.abortClosed {
+				close(t.abortCh) // lets long SCSI work (SANITIZE) return at once
+				t.abortClosed = true
 			}
 		}
 	}
