@@ -101,7 +101,7 @@ func effectiveConfig(o *options) (cfg *Config, fromFile bool, err error) {
 		cfg.NopInterval = o.nopInterval
 	}
 	if cfg.NopInterval == 0 {
-		cfg.NopInterval = 10 * time.Second
+		cfg.NopInterval = 30 * time.Second
 	}
 	if cfg.NopInterval < 0 {
 		cfg.NopInterval = 0

@@ -405,6 +405,7 @@ func TestLegacyReserve(t *testing.T) {
 	// LUN reset releases it (persistent reservations would survive).
 	tg.Reset(LUNReset, 0, nexusB)
 	run(tg, nexusA, 0, cdb(opTestUnitReady, 6), nil, 0)
+	run(tg, nexusB, 0, cdb(opTestUnitReady, 6), nil, 0) // the reset's unit attention, on every nexus
 	wantGood(t, run(tg, nexusB, 0, rw10(opRead10, 0, 1), nil, 512))
 	// I_T nexus loss releases it.
 	wantGood(t, run(tg, nexusA, 0, cdb(opReserve10, 10), nil, 0))
@@ -420,6 +421,7 @@ func TestLegacyReserve(t *testing.T) {
 	register(t, tg, nexusA, 0xA)
 	wantGood(t, run(tg, nexusA, 0, proutCDB(proutReserve, prExclusiveAccess, 0), proutParams(0xA, 0, 0), 0))
 	tg.Reset(LUNReset, 0, nexusA)
+	run(tg, nexusA, 0, cdb(opTestUnitReady, 6), nil, 0) // consume the reset's unit attention
 	if _, _, ok := readReservation(t, tg, nexusA); !ok {
 		t.Fatal("LUN reset cleared a persistent reservation")
 	}

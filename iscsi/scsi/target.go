@@ -115,8 +115,10 @@ func (t *Target) Resize(lun uint64) error {
 
 // Reset performs a LOGICAL UNIT RESET (of lun) or a target warm or cold
 // reset requested over nexus from, and establishes the unit attentions SAM-5
-// requires: BUS DEVICE RESET FUNCTION OCCURRED for the other nexuses after a
-// LUN or warm reset, POWER ON OCCURRED for every nexus after a cold reset.
+// requires: BUS DEVICE RESET FUNCTION OCCURRED for every nexus (the requester's
+// too: all I_T nexuses of the logical unit saw the reset, and multipath
+// initiators check for it on each path) after a LUN or warm reset, POWER ON
+// OCCURRED for every nexus after a cold reset.
 func (t *Target) Reset(kind ResetKind, lun uint64, from Nexus) {
 	switch kind {
 	case LUNReset:
@@ -124,13 +126,13 @@ func (t *Target) Reset(kind ResetKind, lun uint64, from Nexus) {
 			// Persistent reservations survive; an SPC-2 reservation does not.
 			l.pr.releaseLegacy(Nexus{}, true)
 			l.reset(false)
-			l.establishAll(ASCBusDeviceResetOccurred, from, true)
+			l.establishAll(ASCBusDeviceResetOccurred, from, false)
 		}
 	case TargetWarmReset:
 		for _, l := range *t.lus.Load() {
 			l.pr.releaseLegacy(Nexus{}, true)
 			l.reset(false)
-			l.establishAll(ASCBusDeviceResetOccurred, from, true)
+			l.establishAll(ASCBusDeviceResetOccurred, from, false)
 		}
 	case TargetColdReset:
 		for _, l := range *t.lus.Load() {

@@ -14,8 +14,9 @@ func TestUnitAttentions(t *testing.T) {
 	wantSense(t, tur(t, tg, nexusB, 0), KeyUnitAttention, ASCPowerOnResetOccurred)
 	wantGood(t, tur(t, tg, nexusB, 0))
 
-	// LUN reset from A: B gets BUS DEVICE RESET FUNCTION OCCURRED, A nothing.
+	// LUN reset from A: every nexus, A included, gets BUS DEVICE RESET FUNCTION OCCURRED.
 	tg.Reset(LUNReset, 0, nexusA)
+	wantSense(t, tur(t, tg, nexusA, 0), KeyUnitAttention, ASCBusDeviceResetOccurred)
 	wantGood(t, tur(t, tg, nexusA, 0))
 	wantSense(t, tur(t, tg, nexusB, 0), KeyUnitAttention, ASCBusDeviceResetOccurred)
 	wantGood(t, tur(t, tg, nexusB, 0))
@@ -23,6 +24,7 @@ func TestUnitAttentions(t *testing.T) {
 	// Warm reset, cold reset.
 	tg.Reset(TargetWarmReset, 0, nexusB)
 	wantSense(t, tur(t, tg, nexusA, 0), KeyUnitAttention, ASCBusDeviceResetOccurred)
+	wantSense(t, tur(t, tg, nexusB, 0), KeyUnitAttention, ASCBusDeviceResetOccurred)
 	wantGood(t, tur(t, tg, nexusB, 0))
 	tg.Reset(TargetColdReset, 0, nexusB)
 	wantSense(t, tur(t, tg, nexusA, 0), KeyUnitAttention, ASCPowerOnOccurred)

@@ -281,7 +281,9 @@ func (c *conn) keepalive() {
 			return
 		case now := <-tick.C:
 			if n := c.rxCount.Load(); n != last {
+				// Any PDU proves the initiator alive; an outstanding ping no longer matters.
 				last, idleSince = n, now
+				c.pingTTT.Store(0)
 				continue
 			}
 			if ttt := c.pingTTT.Load(); ttt != 0 {

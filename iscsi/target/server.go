@@ -124,7 +124,7 @@ func NewServer(cfg Config) *Server {
 		cfg.Limits = DefaultLimits()
 	}
 	if cfg.NopTimeout == 0 {
-		cfg.NopTimeout = 30 * time.Second
+		cfg.NopTimeout = 60 * time.Second
 	}
 	if cfg.LoginTimeout == 0 {
 		cfg.LoginTimeout = 30 * time.Second

@@ -38,7 +38,7 @@ func main() {
 	port := flag.Int("port", 0, "loopback port for the target (0: a free one)")
 	port2 := flag.Int("port2", 0, "second portal port for the MultipathIO family's second URL (0: a free one; -1: none)")
 	out := flag.String("out", "tools/out/conformance", "directory for logs and the summary")
-	minPass := flag.Int("min-pass", 140, "fail unless at least this many tests pass")
+	minPass := flag.Int("min-pass", 205, "fail unless at least this many tests pass")
 	suiteTimeout := flag.Duration("suite-timeout", 5*time.Minute, "time limit per suite")
 	only := flag.String("suites", "", "comma-separated suites (default: every SCSI.* and iSCSI.* suite)")
 	extra := flag.String("daemon-args", "", "extra xtgtd arguments")
