@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== Go benchmarks (allocs/op is per PDU or per command)"
-go test -run '^$' -bench 'BenchmarkTarget|BenchmarkReadWrite' -benchmem -benchtime 20000x ./iscsi/target ./iscsi/pdu
+go test -run '^$' -bench 'BenchmarkTarget|BenchmarkReadWrite' -benchmem -benchtime 2s ./iscsi/target ./iscsi/pdu
 echo
 echo "== xtgtbench: xtgtd vs tgtd (RAM-backed), loopback, same client"
 go run ./tools/bench -bin bin "$@"

@@ -2,6 +2,7 @@ package target
 
 import (
 	"testing"
+	"time"
 
 	"github.com/xtgt/xtgt/iscsi/login"
 	"github.com/xtgt/xtgt/iscsi/pdu"
@@ -19,6 +20,7 @@ func benchLoop(b *testing.B, write bool, size int) {
 		b.Fatal(err)
 	}
 	c.clearUA()
+	_ = c.nc.SetReadDeadline(time.Time{}) // clearUA left one
 	blocks := size / 512
 	cdb := []byte{0x28, 0, 0, 0, 0, 0, 0, byte(blocks >> 8), byte(blocks), 0}
 	if write {

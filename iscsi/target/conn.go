@@ -248,7 +248,9 @@ func (c *conn) sendLoop() {
 				c.statSN++
 			}
 			h.SetExpCmdSN(ss.expCmdSN.Load())
-			h.SetMaxCmdSN(ss.maxCmdSN())
+			m := ss.maxCmdSN()
+			ss.advertise(m)
+			h.SetMaxCmdSN(m)
 			c.tr.Queue(&o.Out)
 		}
 		err := c.tr.Flush()

@@ -23,6 +23,9 @@ type session struct {
 	expCmdSN    atomic.Uint32
 	outstanding atomic.Int32 // non-immediate commands received and not yet answered
 	window      uint32
+	// maxSent is the highest MaxCmdSN sent. An initiator ignores a smaller one (§4.2.2.1), so the window the
+	// target accepts never closes below it.
+	maxSent atomic.Uint32
 
 	mu    sync.Mutex
 	tasks map[uint32]*task // by ITT
@@ -38,6 +41,7 @@ func newSession(srv *Server, key sessionKey, discovery bool, t *Target, p login.
 	}
 	ss.nexus = scsi.Nexus{InitiatorName: key.initiator, ISID: key.isid, TargetName: key.target, TPGT: srv.cfg.PortalGroupTag}
 	ss.expCmdSN.Store(cmdSN)
+	ss.maxSent.Store(cmdSN + ss.window - 1) // what the login response advertised
 	return ss
 }
 
@@ -50,14 +54,26 @@ func (ss *session) info() SessionInfo {
 	return si
 }
 
-// maxCmdSN is ExpCmdSN + window - 1, less the commands still outstanding.
+// maxCmdSN is ExpCmdSN + window - 1, less the commands still outstanding, but never below what was already
+// advertised.
 func (ss *session) maxCmdSN() uint32 {
 	exp := ss.expCmdSN.Load()
 	free := int64(ss.window) - int64(ss.outstanding.Load())
 	if free < 0 {
 		free = 0
 	}
-	return exp + uint32(free) - 1
+	m := exp + uint32(free) - 1
+	if sent := ss.maxSent.Load(); seqLT(m, sent) {
+		return sent
+	}
+	return m
+}
+
+// advertise records a MaxCmdSN about to be sent (send goroutine only).
+func (ss *session) advertise(m uint32) {
+	if seqLT(ss.maxSent.Load(), m) {
+		ss.maxSent.Store(m)
+	}
 }
 
 // seqLT is serial number arithmetic (RFC 1982) for 32-bit sequence numbers.
