@@ -11,6 +11,8 @@ have tshark || need+=(tshark)
 have iperf3 || need+=(iperf3)
 have qemu-img || need+=(qemu-utils qemu-block-extra)
 have clang || need+=(clang llvm)
+have jq || need+=(jq)
+have bc || need+=(bc)
 [ -e /usr/include/bpf/bpf_helpers.h ] || need+=(libbpf-dev)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" != 0 ]; then

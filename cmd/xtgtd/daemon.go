@@ -50,6 +50,10 @@ func prFile(tname string, num uint64) string {
 	return filepath.Join(stateDir, safe, fmt.Sprintf("lun-%d.pr", num))
 }
 
+// portGroups are the target port groups and ALUA states every SCSI target device gets; set once at start-up
+// (a reload does not change portal groups).
+var portGroups []scsi.PortGroup
+
 // effectiveConfig reads the config file (when any) and applies the command-line overrides. fromFile reports
 // whether the targets are the file's (so runtime LUN changes can be written back to it).
 func effectiveConfig(o *options) (cfg *Config, fromFile bool, err error) {
@@ -60,9 +64,10 @@ func effectiveConfig(o *options) (cfg *Config, fromFile bool, err error) {
 		}
 	}
 	if len(o.portals) > 0 {
-		cfg.Portals = slices.Clone(o.portals)
+		cfg.Portals = slices.Clone(o.portals) // --portal replaces the file's portal groups too
+		cfg.PortalGroups = nil
 	}
-	if len(cfg.Portals) == 0 {
+	if len(cfg.Portals) == 0 && len(cfg.PortalGroups) == 0 {
 		cfg.Portals = []string{defaultPortal}
 	}
 	fromFile = o.configPath != ""
@@ -81,6 +86,7 @@ func effectiveConfig(o *options) (cfg *Config, fromFile bool, err error) {
 			return nil, false, err
 		}
 	}
+	cfg.normalizePortalGroups()
 	if o.stateDir != "" {
 		cfg.StateDir = o.stateDir
 	}
@@ -149,6 +155,7 @@ type lunState struct {
 
 type portal struct {
 	l       net.Listener
+	tag     uint16 // target portal group tag; 0 (portals added by a reload): the server's default, 1
 	removed atomic.Bool
 }
 
@@ -168,9 +175,20 @@ func startDaemon(o options, logHandler func(*slog.LevelVar) slog.Handler) (*daem
 		portals: map[string]*portal{},
 		errc:    make(chan error, 8),
 	}
+	portGroups = nil
+	var pgs []target.PortalGroup
+	tagOf := map[string]uint16{}
+	for _, g := range cfg.PortalGroups {
+		portGroups = append(portGroups, scsi.PortGroup{Tag: g.Tag, State: g.accessState()})
+		pgs = append(pgs, target.PortalGroup{Tag: g.Tag, Portals: advertisedPortals(g.Portals)})
+		for _, p := range g.Portals {
+			tagOf[p] = g.Tag
+		}
+	}
 	d.srv = target.NewServer(target.Config{
 		Log:           log,
-		Portals:       cfg.Portals,
+		PortalGroups:  pgs,
+		Portals:       advertisedPortals(cfg.Portals),
 		NopInterval:   cfg.NopInterval,
 		NopTimeout:    cfg.NopTimeout,
 		DiscoveryCHAP: chap(cfg.DiscoveryCHAP),
@@ -198,8 +216,8 @@ func startDaemon(o options, logHandler func(*slog.LevelVar) slog.Handler) (*daem
 		if err != nil {
 			return fail(err)
 		}
-		d.portals[p] = &portal{l: l}
-		log.Info("listening", "portal", l.Addr().String())
+		d.portals[p] = &portal{l: l, tag: tagOf[p]}
+		log.Info("listening", "portal", l.Addr().String(), "tpgt", tagOf[p])
 	}
 	if o.adminSocket != "" {
 		a, err := d.startAdmin(o.adminSocket)
@@ -227,7 +245,7 @@ func (d *daemon) serve(p *portal) {
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
-		err := d.srv.Serve(p.l)
+		err := d.srv.ServeGroup(p.l, p.tag)
 		if err == nil || errors.Is(err, target.ErrServerClosed) || p.removed.Load() {
 			return
 		}
@@ -304,6 +322,11 @@ func closeLU(ls *lunState) error {
 // buildTarget opens the backing stores of tc and assembles its target.
 func buildTarget(tc TargetConf, log *slog.Logger) (*tgtState, error) {
 	dev := scsi.NewTarget(log.With("target", tc.Name))
+	if len(portGroups) > 0 {
+		if err := dev.SetPortGroups(portGroups); err != nil {
+			return nil, fmt.Errorf("target %s: %w", tc.Name, err)
+		}
+	}
 	ts := &tgtState{conf: tc, luns: map[uint64]*lunState{}}
 	ts.conf.LUNs = nil
 	for i, num := range tc.lunNumbers() {

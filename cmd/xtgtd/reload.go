@@ -212,7 +212,7 @@ func (d *daemon) apply(p *plan) {
 	}
 	d.level.Set(p.cfg.level())
 	d.cfg = p.cfg
-	d.srv.SetPortals(p.cfg.Portals)
+	d.srv.SetPortals(advertisedPortals(p.cfg.Portals))
 	d.fromFile = p.fromFile
 	for _, c := range p.changes {
 		d.log.Info("config reloaded: " + c)

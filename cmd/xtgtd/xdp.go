@@ -57,3 +57,16 @@ func listenXDP(portal string) (net.Listener, error) {
 	}
 	return l, nil
 }
+
+// advertisedPortals is what SendTargets reports for the configured portals: an AF_XDP portal is reached at its
+// IP:PORT like any other.
+func advertisedPortals(portals []string) []string {
+	out := make([]string, 0, len(portals))
+	for _, p := range portals {
+		if iface, ip, port, err := parseXDPPortal(p); err == nil && iface != "" {
+			p = net.JoinHostPort(ip.String(), strconv.Itoa(int(port)))
+		}
+		out = append(out, p)
+	}
+	return out
+}
