@@ -14,15 +14,37 @@ import (
 
 // Config is xtgtd's declarative configuration (YAML).
 type Config struct {
-	Portals       []string      `yaml:"portals"`
-	LogLevel      string        `yaml:"log_level"`
-	NopInterval   time.Duration `yaml:"nop_interval"`
-	NopTimeout    time.Duration `yaml:"nop_timeout"`
-	DiscoveryCHAP *CHAP         `yaml:"discovery_chap"`
+	Portals []string `yaml:"portals"`
+	// PortalGroups assign portals to target portal groups with an ALUA state each (exclusive with Portals);
+	// without them every portal is in group 1, active/optimized. After effectiveConfig, Portals lists every
+	// group's portals.
+	PortalGroups  []PortalGroupConf `yaml:"portal_groups"`
+	LogLevel      string            `yaml:"log_level"`
+	NopInterval   time.Duration     `yaml:"nop_interval"`
+	NopTimeout    time.Duration     `yaml:"nop_timeout"`
+	DiscoveryCHAP *CHAP             `yaml:"discovery_chap"`
 	// StateDir holds persistent-reservation state of LUs (APTPL); default "xtgt-state" beside the config
 	// file, none without one (PERSISTENT RESERVE OUT with APTPL=1 is then refused).
 	StateDir string       `yaml:"state_dir"`
 	Targets  []TargetConf `yaml:"targets"`
+}
+
+// PortalGroupConf is one target portal group: its tag (the TPGT, target port group and relative target port
+// identifier its sessions see), its portals and its asymmetric access state (scsi.ParseAccessState names;
+// default active-optimized).
+type PortalGroupConf struct {
+	Tag     uint16   `yaml:"tag"`
+	Portals []string `yaml:"portals"`
+	State   string   `yaml:"state"`
+}
+
+// accessState is the ALUA state of g (validated).
+func (g *PortalGroupConf) accessState() scsi.AccessState {
+	if g.State == "" {
+		return scsi.ActiveOptimized
+	}
+	s, _ := scsi.ParseAccessState(g.State)
+	return s
 }
 
 // CHAP is a user name and secret.
@@ -76,7 +98,7 @@ func loadConfig(path string) (*Config, error) {
 }
 
 func (c *Config) validate() error {
-	var errs []error
+	errs := c.validatePortalGroups()
 	names := map[string]bool{}
 	for i, t := range c.Targets {
 		if t.Name == "" {
@@ -117,6 +139,54 @@ func (c *Config) validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// validatePortalGroups checks that tags are unique and non-zero, states known, and that each portal is in
+// exactly one group.
+func (c *Config) validatePortalGroups() []error {
+	var errs []error
+	if len(c.PortalGroups) > 0 && len(c.Portals) > 0 {
+		errs = append(errs, errors.New("portals and portal_groups are exclusive: list the portals in their groups"))
+	}
+	tags := map[uint16]bool{}
+	where := map[string]uint16{}
+	for i, g := range c.PortalGroups {
+		if g.Tag == 0 {
+			errs = append(errs, fmt.Errorf("portal_groups[%d]: tag must be 1-65535", i))
+		}
+		if tags[g.Tag] {
+			errs = append(errs, fmt.Errorf("portal_groups[%d]: duplicate tag %d", i, g.Tag))
+		}
+		tags[g.Tag] = true
+		if len(g.Portals) == 0 {
+			errs = append(errs, fmt.Errorf("portal group %d: no portals", g.Tag))
+		}
+		if g.State != "" {
+			if _, err := scsi.ParseAccessState(g.State); err != nil {
+				errs = append(errs, fmt.Errorf("portal group %d: %w", g.Tag, err))
+			}
+		}
+		for _, p := range g.Portals {
+			if other, ok := where[p]; ok {
+				errs = append(errs, fmt.Errorf("portal %s is in portal groups %d and %d", p, other, g.Tag))
+			}
+			where[p] = g.Tag
+		}
+	}
+	return errs
+}
+
+// normalizePortalGroups makes the default group (tag 1, active/optimized, every portal) explicit, or lists
+// the groups' portals in Portals.
+func (c *Config) normalizePortalGroups() {
+	if len(c.PortalGroups) == 0 {
+		c.PortalGroups = []PortalGroupConf{{Tag: 1, Portals: slices.Clone(c.Portals)}}
+		return
+	}
+	c.Portals = nil
+	for _, g := range c.PortalGroups {
+		c.Portals = append(c.Portals, g.Portals...)
+	}
 }
 
 // lunNumbers returns the LUN number of each entry of t.LUNs: the list position counting on from the previous

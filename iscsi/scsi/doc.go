@@ -5,8 +5,10 @@
 // 00h/80h/83h/86h/8Fh, REPORT LUNS, TEST UNIT READY, REQUEST SENSE, MODE SENSE
 // and MODE SELECT with the caching, control and informational-exceptions
 // pages, REPORT SUPPORTED OPERATION CODES, fixed and descriptor sense data,
-// §4.5; persistent reservations, §5.9, with PERSISTENT RESERVE IN/OUT for all
-// six reservation types, ALL_TG_PT, SPEC_I_PT, REGISTER AND MOVE and APTPL
+// §4.5; asymmetric logical unit access, §5.16, with REPORT and SET TARGET
+// PORT GROUPS, the five access states and the commands each one admits
+// (alua.go, spc_tpg.go); persistent reservations, §5.9, with PERSISTENT
+// RESERVE IN/OUT for all six reservation types, ALL_TG_PT, SPEC_I_PT, REGISTER AND MOVE and APTPL
 // persisted to a per-LU state file; SPC-2 RESERVE/RELEASE; EXTENDED
 // COPY(LID1) and RECEIVE COPY RESULTS, §6.4, §6.26) and SBC-3/SBC-4
 // (READ/WRITE 6/10/12/16, VERIFY, WRITE AND VERIFY, PRE-FETCH, SYNCHRONIZE

@@ -48,6 +48,9 @@ func (t *Target) Execute(c *Command) {
 		} else {
 			l.touch(c.Nexus)
 		}
+		if !t.aluaGate(l, c) {
+			return
+		}
 		if l.pr.reserved.Load() && l.pr.conflicts(c) {
 			c.Status = ReservationConflict
 			return

@@ -23,6 +23,7 @@ func FuzzExecute(f *testing.F) {
 		proutCDB(proutReserve, prExclusiveRO, 0), proutCDB(proutPreemptAbort, prWriteExclusive, 0),
 		proutCDB(proutRegisterMove, prExclusiveAccess, 60), proutCDB(proutRegister, 0, 64),
 		cdb(opReserve6, 6), cdb(opRelease10, 10), xcopyCDB(76), {opReceiveCopyResults, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0},
+		reportTPG(1, 255), reportTPG(0, 3), setTPG(12),
 		sanitizeCDB(sanBlockErase, true, 0), sanitizeCDB(sanOverwrite, false, 8), {opReadDefectData12, 0x1F, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0},
 	}
 	for i, s := range seeds {
@@ -39,11 +40,15 @@ func FuzzExecute(f *testing.F) {
 	xl[16] = cscdIdentification
 	f.Add(xcopyCDB(uint32(len(xl))), xl, uint16(0), byte(0))
 	f.Add(sanitizeCDB(sanOverwrite, false, 8), []byte{1, 0, 0, 4, 1, 2, 3, 4}, uint16(0), byte(1))
+	f.Add(setTPG(12), stpgList([2]uint16{2, uint16(Standby)}, [2]uint16{1, uint16(ActiveOptimized)}), uint16(0), byte(0))
 	tg := NewTarget(nil)
 	if err := tg.AddLU(0, LUConfig{Backend: &memBackend{b: make([]byte, 64*512)}, MaxTransferBytes: 16 << 10}); err != nil {
 		f.Fatal(err)
 	}
 	if err := tg.AddLU(1, LUConfig{Backend: newThin(64), MaxTransferBytes: 16 << 10}); err != nil {
+		f.Fatal(err)
+	}
+	if err := tg.SetPortGroups([]PortGroup{{Tag: 1}, {Tag: 2, State: ActiveNonOptimized}}); err != nil {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, cdbBytes, out []byte, inLen uint16, lun byte) {

@@ -45,6 +45,7 @@ const (
 	opServiceActionIn16  = 0x9E
 	opReportLUNs         = 0xA0
 	opMaintenanceIn      = 0xA3
+	opMaintenanceOut     = 0xA4
 	opRead12             = 0xA8
 	opWrite12            = 0xAA
 	opWriteVerify12      = 0xAE
@@ -54,6 +55,8 @@ const (
 	saReadCapacity16 = 0x10
 	saGetLBAStatus   = 0x12
 	saReportOpcodes  = 0x0C
+	saReportTPG      = 0x0A // MAINTENANCE IN
+	saSetTPG         = 0x0A // MAINTENANCE OUT
 )
 
 // Opcode flags.
@@ -201,6 +204,10 @@ func init() {
 	}
 	regSAFlags(opSanitize, fSAField, san(sanOverwrite, "SANITIZE/OVERWRITE"), san(sanBlockErase, "SANITIZE/BLOCK ERASE"),
 		san(sanCrypto, "SANITIZE/CRYPTO ERASE"), san(sanExitFail, "SANITIZE/EXIT FAILURE MODE"))
-	regSA(opMaintenanceIn, serviceAction{sa: saReportOpcodes, name: "REPORT SUPPORTED OPERATION CODES", run: runReportOpcodes,
-		usage: []byte{0xA3, saReportOpcodes, 0x87, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, ctl}})
+	regSA(opMaintenanceIn, serviceAction{sa: saReportTPG, name: "REPORT TARGET PORT GROUPS", run: runReportTPG,
+		usage: []byte{0xA3, 0xE0 | saReportTPG, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, ctl}},
+		serviceAction{sa: saReportOpcodes, name: "REPORT SUPPORTED OPERATION CODES", run: runReportOpcodes,
+			usage: []byte{0xA3, saReportOpcodes, 0x87, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, ctl}})
+	regSA(opMaintenanceOut, serviceAction{sa: saSetTPG, name: "SET TARGET PORT GROUPS", run: runSetTPG,
+		usage: []byte{0xA4, saSetTPG, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, ctl}})
 }

@@ -25,38 +25,42 @@ type ASC uint16
 
 // Additional sense codes used by the device server.
 const (
-	ASCNoAdditional             ASC = 0x0000
-	ASCCopyTargetUnreachable    ASC = 0x0D02
-	ASCWriteError               ASC = 0x0C00
-	ASCInvalidFieldInIU         ASC = 0x0E03
-	ASCUnrecoveredReadError     ASC = 0x1100
-	ASCParamListLengthError     ASC = 0x1A00
-	ASCMiscompareDuringVerify   ASC = 0x1D00
-	ASCInvalidOpcode            ASC = 0x2000
-	ASCLBAOutOfRange            ASC = 0x2100
-	ASCInvalidFieldInCDB        ASC = 0x2400
-	ASCLUNotSupported           ASC = 0x2500
-	ASCInvalidFieldInParamList  ASC = 0x2600
-	ASCInvalidReleaseOfPR       ASC = 0x2604
-	ASCTooManyTargetDescs       ASC = 0x2606
-	ASCUnsupportedTargetDesc    ASC = 0x2607
-	ASCTooManySegmentDescs      ASC = 0x2608
-	ASCUnsupportedSegmentDesc   ASC = 0x2609
-	ASCWriteProtected           ASC = 0x2700
-	ASCPowerOnResetOccurred     ASC = 0x2900
-	ASCPowerOnOccurred          ASC = 0x2901
-	ASCBusResetOccurred         ASC = 0x2902
-	ASCBusDeviceResetOccurred   ASC = 0x2903
-	ASCITNexusLossOccurred      ASC = 0x2907
-	ASCModeParametersChanged    ASC = 0x2A01
-	ASCReservationsPreempted    ASC = 0x2A03
-	ASCReservationsReleased     ASC = 0x2A04
-	ASCRegistrationsPreempted   ASC = 0x2A05
-	ASCCapacityDataChanged      ASC = 0x2A09
-	ASCCommandsClearedByAnother ASC = 0x2F00
-	ASCSavingParamsUnsupported  ASC = 0x3900
-	ASCReportedLUNsDataChanged  ASC = 0x3F0E
-	ASCInternalTargetFailure    ASC = 0x4400
+	ASCNoAdditional               ASC = 0x0000
+	ASCLUNotAccessibleTransition  ASC = 0x040A
+	ASCLUNotAccessibleStandby     ASC = 0x040B
+	ASCLUNotAccessibleUnavailable ASC = 0x040C
+	ASCCopyTargetUnreachable      ASC = 0x0D02
+	ASCWriteError                 ASC = 0x0C00
+	ASCInvalidFieldInIU           ASC = 0x0E03
+	ASCUnrecoveredReadError       ASC = 0x1100
+	ASCParamListLengthError       ASC = 0x1A00
+	ASCMiscompareDuringVerify     ASC = 0x1D00
+	ASCInvalidOpcode              ASC = 0x2000
+	ASCLBAOutOfRange              ASC = 0x2100
+	ASCInvalidFieldInCDB          ASC = 0x2400
+	ASCLUNotSupported             ASC = 0x2500
+	ASCInvalidFieldInParamList    ASC = 0x2600
+	ASCInvalidReleaseOfPR         ASC = 0x2604
+	ASCTooManyTargetDescs         ASC = 0x2606
+	ASCUnsupportedTargetDesc      ASC = 0x2607
+	ASCTooManySegmentDescs        ASC = 0x2608
+	ASCUnsupportedSegmentDesc     ASC = 0x2609
+	ASCWriteProtected             ASC = 0x2700
+	ASCPowerOnResetOccurred       ASC = 0x2900
+	ASCPowerOnOccurred            ASC = 0x2901
+	ASCBusResetOccurred           ASC = 0x2902
+	ASCBusDeviceResetOccurred     ASC = 0x2903
+	ASCITNexusLossOccurred        ASC = 0x2907
+	ASCModeParametersChanged      ASC = 0x2A01
+	ASCReservationsPreempted      ASC = 0x2A03
+	ASCReservationsReleased       ASC = 0x2A04
+	ASCRegistrationsPreempted     ASC = 0x2A05
+	ASCAsymmetricAccessChanged    ASC = 0x2A06
+	ASCCapacityDataChanged        ASC = 0x2A09
+	ASCCommandsClearedByAnother   ASC = 0x2F00
+	ASCSavingParamsUnsupported    ASC = 0x3900
+	ASCReportedLUNsDataChanged    ASC = 0x3F0E
+	ASCInternalTargetFailure      ASC = 0x4400
 )
 
 // Sense is a decoded or to-be-encoded sense data record.

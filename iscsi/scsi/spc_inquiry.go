@@ -86,8 +86,8 @@ func standardInquiry(l *lu) []byte {
 	b[2] = 0x06        // SPC-4
 	b[3] = 0x10 | 0x02 // HISUP, RESPONSE DATA FORMAT 2
 	b[4] = byte(len(b) - 5)
-	b[5] = 0x08 // 3PC: EXTENDED COPY
-	b[7] = 0x02 // CMDQUE
+	b[5] = 0x08 | 0x30 // 3PC: EXTENDED COPY; TPGS 11b: implicit and explicit ALUA
+	b[7] = 0x02        // CMDQUE
 	if l != nil {
 		copy(b[8:16], l.vendor[:])
 		copy(b[16:32], l.product[:])
@@ -103,8 +103,10 @@ func standardInquiry(l *lu) []byte {
 }
 
 // deviceIDs builds the designation descriptors of VPD page 83h: the logical
-// unit's NAA and T10 vendor ID designators, and the target port's relative
-// port and SCSI name string designators plus the target device name.
+// unit's NAA and T10 vendor ID designators, and for the target port the
+// command came through its relative target port identifier and target port
+// group (both the port's tag, see PortGroup) and SCSI name string, plus the
+// target device name.
 func deviceIDs(l *lu, n *Nexus) []byte {
 	var b []byte
 	add := func(proto, codeSet, assocType byte, piv bool, id []byte) {
@@ -121,9 +123,11 @@ func deviceIDs(l *lu, n *Nexus) []byte {
 	add(0, 2, 0x01, false, t10)
 	if n.TargetName != "" {
 		const iscsiProto = 5
+		tag := portTag(n)
 		// Target port: relative target port identifier (type 4).
-		rel := []byte{0, 0, 0, 1}
-		add(iscsiProto, 1, 0x10|0x04, true, rel)
+		add(iscsiProto, 1, 0x10|0x04, true, []byte{0, 0, byte(tag >> 8), byte(tag)})
+		// Target port: target port group (type 5).
+		add(iscsiProto, 1, 0x10|0x05, true, []byte{0, 0, byte(tag >> 8), byte(tag)})
 		// Target port: SCSI name string (type 8), "<name>,t,0x<tpgt>".
 		port := scsiName(n.TargetName + ",t,0x" + hex4(n.TPGT))
 		add(iscsiProto, 3, 0x10|0x08, true, port)

@@ -82,7 +82,7 @@ func runPRIn(_ *Target, l *lu, c *Command) {
 				d[12] |= 0x01 // R_HOLDER
 				d[13] = p.typ
 			}
-			binary.BigEndian.PutUint16(d[18:20], 1) // RELATIVE TARGET PORT IDENTIFIER
+			binary.BigEndian.PutUint16(d[18:20], portTag(&r.n)) // RELATIVE TARGET PORT IDENTIFIER
 			tid := transportID(r)
 			binary.BigEndian.PutUint32(d[20:24], uint32(len(tid)))
 			b = append(append(b, d[:]...), tid...)
@@ -242,7 +242,7 @@ func runPROut(t *Target, l *lu, c *Command) {
 			}
 		}
 	case proutRegisterMove:
-		ok = l.prRegisterMove(c, rk, sark, aptpl, d)
+		ok = l.prRegisterMove(c, rk, sark, aptpl, d, t.alua.Load())
 	}
 	if !ok {
 		p.restore(snap)
@@ -457,8 +457,10 @@ func (l *lu) prPreempt(c *Command, rk, sark uint64, typ byte) ([]prReg, bool) {
 	return removed, true
 }
 
-// prRegisterMove handles REGISTER AND MOVE (SPC-4 §5.9.9).
-func (l *lu) prRegisterMove(c *Command, rk, sark uint64, aptpl bool, d []byte) bool {
+// prRegisterMove handles REGISTER AND MOVE (SPC-4 §5.9.9). The relative
+// target port identifier names the destination port: the requester's own or
+// that of a configured target port group (see PortGroup).
+func (l *lu) prRegisterMove(c *Command, rk, sark uint64, aptpl bool, d []byte, ports *aluaState) bool {
 	p := &l.pr
 	desc := l.desc()
 	if len(d) < 24 {
@@ -482,16 +484,20 @@ func (l *lu) prRegisterMove(c *Command, rk, sark uint64, aptpl bool, d []byte) b
 		c.invalidParam(desc, 8, 7)
 		return false
 	}
-	if rel := binary.BigEndian.Uint16(d[18:20]); rel != 1 {
-		c.invalidParam(desc, 18, 7)
-		return false
+	tpgt := c.Nexus.TPGT
+	if rel := binary.BigEndian.Uint16(d[18:20]); rel != portTag(&c.Nexus) {
+		if rel == 0 || ports.find(rel) == nil {
+			c.invalidParam(desc, 18, 7)
+			return false
+		}
+		tpgt = rel
 	}
 	r, n, ok := parseTransportID(d[24 : 24+tl])
 	if !ok || n != tl || r.anyISID {
 		c.invalidParam(desc, 24, 7)
 		return false
 	}
-	r.n.TargetName, r.n.TPGT = c.Nexus.TargetName, c.Nexus.TPGT
+	r.n.TargetName, r.n.TPGT = c.Nexus.TargetName, tpgt
 	if p.regs[me].matches(r.n) {
 		c.invalidParam(desc, 24, 7)
 		return false

@@ -24,7 +24,7 @@ func TestInquiryStandard(t *testing.T) {
 	if c.InLen < 36 || int(d[4])+5 != c.InLen || c.Needed != c.InLen {
 		t.Fatalf("len %d additional %d needed %d", c.InLen, d[4], c.Needed)
 	}
-	if d[0] != 0 || d[2] != 6 || d[3]&0x0F != 2 || d[7]&0x02 == 0 || d[5]&0x30 != 0 {
+	if d[0] != 0 || d[2] != 6 || d[3]&0x0F != 2 || d[7]&0x02 == 0 || d[5]&0x30 != 0x30 {
 		t.Fatalf("bad standard data % x", d[:8])
 	}
 	if string(d[8:16]) != "ACME    " || string(d[16:32]) != "disk            " || string(d[32:36]) != "0001" {
@@ -87,7 +87,7 @@ func TestInquiryVPD(t *testing.T) {
 		}
 		d = d[4+l:]
 	}
-	if !bytes.Equal(types, []byte{0x03, 0x01, 0x14, 0x18, 0x28}) {
+	if !bytes.Equal(types, []byte{0x03, 0x01, 0x14, 0x15, 0x18, 0x28}) {
 		t.Errorf("designators %x", types)
 	}
 	b0 := get(vpdBlockLimits)

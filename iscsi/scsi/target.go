@@ -18,6 +18,8 @@ type Target struct {
 	lus atomic.Pointer[map[uint64]*lu] // copy-on-write snapshot
 
 	abortFunc func(lun uint64, n Nexus) // guarded by mu
+
+	alua atomic.Pointer[aluaState] // target port groups; replaced under mu
 }
 
 // NewTarget returns an empty target device.
@@ -26,6 +28,7 @@ func NewTarget(log *slog.Logger) *Target {
 		log = slog.New(slog.DiscardHandler)
 	}
 	t := &Target{log: log}
+	t.alua.Store(defaultALUA())
 	m := map[uint64]*lu{}
 	t.lus.Store(&m)
 	return t

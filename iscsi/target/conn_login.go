@@ -28,7 +28,7 @@ func (c *conn) loginConfig() *login.TargetConfig {
 	s := c.srv
 	cfg := &login.TargetConfig{
 		Limits:         s.cfg.Limits,
-		PortalGroupTag: s.cfg.PortalGroupTag,
+		PortalGroupTag: s.connTPGT(c),
 		Lookup: func(targetName, initiatorName string) (login.TargetInfo, error) {
 			t := s.target(targetName)
 			if t == nil {
@@ -172,7 +172,7 @@ func (c *conn) startSession(neg *login.TargetNegotiator, isid uint64, cmdSN uint
 			return 0
 		}
 	}
-	ss := newSession(c.srv, key, discovery, t, p, cmdSN)
+	ss := newSession(c.srv, key, discovery, t, p, cmdSN, c.srv.connTPGT(c))
 	ss.conn = c
 	c.sess = ss
 	c.params = p

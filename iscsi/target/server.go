@@ -52,11 +52,15 @@ func (t *Target) admit(initiator string) (ok bool, chap *login.CHAPSecret) {
 // Config holds the target-wide settings.
 type Config struct {
 	Log *slog.Logger
-	// PortalGroupTag is reported in TargetPortalGroupTag and SendTargets.
+	// PortalGroupTag is the tag of connections accepted by Serve (and ServeGroup with tag 0), reported in
+	// TargetPortalGroupTag and SendTargets; default 1.
 	PortalGroupTag uint16
-	// Portals are the addresses reported in SendTargets ("host:port"); when empty the connection's local address
-	// is reported.
+	// Portals are the addresses reported in SendTargets ("host:port"); when empty, those of PortalGroups, and
+	// without these the connection's local address is reported.
 	Portals []string
+	// PortalGroups gives portals a target portal group tag other than PortalGroupTag in SendTargets (alua.go).
+	// Connections take the tag of the listener they arrive on (ServeGroup).
+	PortalGroups []PortalGroup
 	// Limits are the operational values this target offers (login.DefaultParams when zero).
 	Limits login.Params
 	// DiscoveryCHAP, when set, requires CHAP for discovery sessions.
@@ -103,7 +107,7 @@ type Server struct {
 	sessions  map[sessionKey]*session
 	tsih      map[uint16]*session
 	nextTSIH  uint16
-	conns     map[*conn]struct{}
+	conns     map[*conn]uint16 // connection -> target portal group tag of its listener
 	listeners map[net.Listener]struct{}
 	draining  bool
 	wg        sync.WaitGroup
@@ -137,7 +141,7 @@ func NewServer(cfg Config) *Server {
 		targets:   map[string]*Target{},
 		sessions:  map[sessionKey]*session{},
 		tsih:      map[uint16]*session{},
-		conns:     map[*conn]struct{}{},
+		conns:     map[*conn]uint16{},
 		listeners: map[net.Listener]struct{}{},
 	}
 }
@@ -163,12 +167,6 @@ func (s *Server) SetPortals(portals []string) {
 	s.mu.Lock()
 	s.cfg.Portals = append([]string(nil), portals...)
 	s.mu.Unlock()
-}
-
-func (s *Server) portals() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.cfg.Portals
 }
 
 // Targets returns the registered targets sorted by name.
@@ -197,8 +195,13 @@ func (s *Server) target(name string) *Target {
 	return s.targets[name]
 }
 
-// Serve accepts connections on l until Shutdown or a listener error.
-func (s *Server) Serve(l net.Listener) error {
+// Serve accepts connections on l until Shutdown or a listener error; they belong to target portal group
+// Config.PortalGroupTag.
+func (s *Server) Serve(l net.Listener) error { return s.ServeGroup(l, 0) }
+
+// ServeGroup accepts connections on l, which belong to target portal group tag (0: Config.PortalGroupTag),
+// until Shutdown or a listener error.
+func (s *Server) ServeGroup(l net.Listener, tag uint16) error {
 	s.mu.Lock()
 	if s.draining {
 		s.mu.Unlock()
@@ -233,13 +236,20 @@ func (s *Server) Serve(l net.Listener) error {
 		if tc, ok := nc.(*net.TCPConn); ok {
 			_ = tc.SetNoDelay(true)
 		}
-		s.ServeTransport(NewTCPTransport(nc), nc)
+		s.ServeTransportGroup(NewTCPTransport(nc), nc, tag)
 	}
 }
 
 // ServeTransport runs one connection over tr in its own goroutines. nc, when not nil, is used for login
 // deadlines.
-func (s *Server) ServeTransport(tr Transport, nc net.Conn) {
+func (s *Server) ServeTransport(tr Transport, nc net.Conn) { s.ServeTransportGroup(tr, nc, 0) }
+
+// ServeTransportGroup is ServeTransport for a connection of target portal group tag (0:
+// Config.PortalGroupTag).
+func (s *Server) ServeTransportGroup(tr Transport, nc net.Conn, tag uint16) {
+	if tag == 0 {
+		tag = s.cfg.PortalGroupTag
+	}
 	c := newConn(s, tr, nc)
 	s.mu.Lock()
 	if s.draining {
@@ -247,7 +257,7 @@ func (s *Server) ServeTransport(tr Transport, nc net.Conn) {
 		_ = tr.Close()
 		return
 	}
-	s.conns[c] = struct{}{}
+	s.conns[c] = tag
 	s.wg.Add(1)
 	s.mu.Unlock()
 	go func() {

@@ -32,14 +32,14 @@ type session struct {
 	ahead map[uint32]struct{}
 }
 
-func newSession(srv *Server, key sessionKey, discovery bool, t *Target, p login.Params, cmdSN uint32) *session {
+func newSession(srv *Server, key sessionKey, discovery bool, t *Target, p login.Params, cmdSN uint32, tpgt uint16) *session {
 	ss := &session{
 		srv: srv, key: key, discovery: discovery, target: t, params: p,
 		window: srv.cfg.CmdWindow,
 		tasks:  make(map[uint32]*task, 64),
 		ahead:  map[uint32]struct{}{},
 	}
-	ss.nexus = scsi.Nexus{InitiatorName: key.initiator, ISID: key.isid, TargetName: key.target, TPGT: srv.cfg.PortalGroupTag}
+	ss.nexus = scsi.Nexus{InitiatorName: key.initiator, ISID: key.isid, TargetName: key.target, TPGT: tpgt}
 	ss.expCmdSN.Store(cmdSN)
 	ss.maxSent.Store(cmdSN + ss.window - 1) // what the login response advertised
 	return ss

@@ -108,12 +108,12 @@ func (c *conn) appendSendTargets(dst []byte, which string) []byte {
 			continue
 		}
 		dst = login.AppendKV(dst, "TargetName", t.Name)
-		tpgt := strconv.Itoa(int(c.srv.cfg.PortalGroupTag))
 		portals := c.srv.portals()
 		if len(portals) == 0 {
-			portals = []string{c.tr.LocalAddr().String()}
+			portals = []portalAddr{{c.tr.LocalAddr().String(), c.srv.connTPGT(c)}}
 		}
-		for _, p := range portals {
+		for _, pa := range portals {
+			p := pa.addr
 			if host, port, err := net.SplitHostPort(p); err == nil {
 				if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
 					// A wildcard listener: report the address this connection reached.
@@ -122,7 +122,7 @@ func (c *conn) appendSendTargets(dst []byte, which string) []byte {
 					}
 				}
 			}
-			dst = login.AppendKV(dst, "TargetAddress", p+","+tpgt)
+			dst = login.AppendKV(dst, "TargetAddress", p+","+strconv.Itoa(int(pa.tag)))
 		}
 	}
 	return dst
