@@ -186,21 +186,22 @@ func DiscoverConn(ctx context.Context, nc net.Conn, opts Options) ([]DiscoveredT
 	if err != nil {
 		return nil, fmt.Errorf("initiator: discovery: %w", err)
 	}
-	kvs, err := login.ParseText(text)
-	if err != nil {
-		return nil, fmt.Errorf("initiator: discovery response: %w", err)
-	}
+	// SendTargets repeats keys (several targets, several TargetAddress each): walk the text in order.
 	var out []DiscoveredTarget
-	for _, kv := range kvs {
-		switch kv.Key {
+	it := login.NewTextIter(text)
+	for it.Next() {
+		switch string(it.Key()) {
 		case "TargetName":
-			out = append(out, DiscoveredTarget{Name: kv.Value})
+			out = append(out, DiscoveredTarget{Name: string(it.Value())})
 		case "TargetAddress":
 			if len(out) == 0 {
 				return nil, fmt.Errorf("%w: TargetAddress before TargetName", ErrProtocol)
 			}
-			out[len(out)-1].Addresses = append(out[len(out)-1].Addresses, kv.Value)
+			out[len(out)-1].Addresses = append(out[len(out)-1].Addresses, string(it.Value()))
 		}
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("initiator: discovery response: %w", err)
 	}
 	if err := s.logout(ctx); err != nil && !errors.Is(err, ErrSessionClosed) {
 		s.log.Debug("discovery logout", "err", err)
