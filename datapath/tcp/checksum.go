@@ -40,6 +40,46 @@ func checksumAdd(sum uint64, b []byte) uint64 {
 	return sum
 }
 
+// copySum copies src into dst (equal lengths) and returns the partial checksum of the bytes,
+// as if they started at an even offset: one pass instead of a copy and a checksum pass.
+func copySum(dst, src []byte) uint64 {
+	var sum, c uint64
+	n := len(src)
+	dst = dst[:n]
+	i := 0
+	for ; i+32 <= n; i += 32 {
+		a0 := binary.BigEndian.Uint64(src[i:])
+		a1 := binary.BigEndian.Uint64(src[i+8:])
+		a2 := binary.BigEndian.Uint64(src[i+16:])
+		a3 := binary.BigEndian.Uint64(src[i+24:])
+		binary.BigEndian.PutUint64(dst[i:], a0)
+		binary.BigEndian.PutUint64(dst[i+8:], a1)
+		binary.BigEndian.PutUint64(dst[i+16:], a2)
+		binary.BigEndian.PutUint64(dst[i+24:], a3)
+		sum, c = bits.Add64(sum, a0, c)
+		sum, c = bits.Add64(sum, a1, c)
+		sum, c = bits.Add64(sum, a2, c)
+		sum, c = bits.Add64(sum, a3, c)
+	}
+	sum, c = bits.Add64(sum, 0, c)
+	sum += c
+	copy(dst[i:], src[i:])
+	return checksumAdd(sum, src[i:])
+}
+
+// checksumCombine adds two partial sums with end-around carry.
+func checksumCombine(a, b uint64) uint64 {
+	s, c := bits.Add64(a, b, 0)
+	return s + c
+}
+
+// sumOddShift adjusts the partial sum of bytes that start at an odd offset of the checksummed
+// data (RFC 1071 §2(B): byte-swapping commutes with the one's-complement sum).
+func sumOddShift(s uint64) uint64 {
+	f := checksumFold(s)
+	return uint64(f>>8 | f<<8)
+}
+
 // checksumFold folds a partial sum to 16 bits (not complemented).
 func checksumFold(sum uint64) uint16 {
 	sum = (sum >> 32) + (sum & 0xffffffff)

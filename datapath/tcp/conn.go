@@ -77,6 +77,7 @@ type Conn struct {
 	kicked        atomic.Bool
 	appShutWr     atomic.Bool // CloseWrite requested
 	appClosed     atomic.Bool // Close requested
+	closing       atomic.Bool // Close/Abort entered: readers stop and drop readMu
 	finIn         atomic.Bool // peer FIN delivered after all data
 	errCode       atomic.Pointer[error]
 	stateA        atomic.Uint32 // mirror of state for readers

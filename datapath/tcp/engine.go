@@ -51,9 +51,13 @@ type Engine struct {
 	cmds    chan func()
 	done    chan struct{}
 	stopped atomic.Bool
-	runOnce sync.Once
-	errMu   sync.Mutex
-	runErr  error
+	// Wake suppression: application kicks wake the link only while the engine sleeps.
+	sleeping atomic.Bool
+	kickGen  atomic.Uint64
+	seenGen  uint64
+	runOnce  sync.Once
+	errMu    sync.Mutex
+	runErr   error
 }
 
 // NewEngine creates an engine over link. Call Run to start it.
@@ -139,7 +143,14 @@ func (e *Engine) Run(ctx context.Context) error {
 		if e.dirty != nil {
 			d = min(d, int64(50*time.Microsecond))
 		}
-		if err := e.link.Wait(time.Duration(d)); err != nil {
+		e.sleeping.Store(true)
+		if e.kickGen.Load() != e.seenGen || len(e.kicks) > 0 || len(e.cmds) > 0 {
+			e.sleeping.Store(false)
+			continue
+		}
+		err := e.link.Wait(time.Duration(d))
+		e.sleeping.Store(false)
+		if err != nil {
 			e.shutdown(err)
 			return fmt.Errorf("tcp: link wait: %w", err)
 		}
@@ -164,6 +175,7 @@ func (e *Engine) poll() bool {
 			}
 		}
 	}
+	e.seenGen = e.kickGen.Load()
 	for i := 0; i < 256; i++ {
 		select {
 		case c := <-e.kicks:
@@ -324,7 +336,10 @@ func (e *Engine) kick(c *Conn) {
 		case <-e.done:
 			return
 		}
-		e.link.Wake()
+		e.kickGen.Add(1)
+		if e.sleeping.Load() {
+			e.link.Wake()
+		}
 	}
 }
 

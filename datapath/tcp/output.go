@@ -1,6 +1,9 @@
 package tcp
 
-import "net/netip"
+import (
+	"encoding/binary"
+	"net/netip"
+)
 
 // writeHeaders writes Ethernet, IP and the fixed TCP header into buf for a segment with optLen
 // option bytes and payLen payload bytes; it returns the TCP header offset and total length.
@@ -170,10 +173,23 @@ func (c *Conn) emit(flags uint8, seq Seq, n int) bool {
 		f.Window = c.windowField(flags&FlagSYN != 0)
 	}
 	off, total := writeHeaders(buf, c.v6, e.mac, c.peerMAC, c.key.laddr, c.key.raddr, &f, optLen, n, uint16(seq))
+	var psum uint64
 	if n > 0 {
-		c.sb.copyOut(buf[total-n:total], c.idxOfSeq(seq))
+		psum = c.sb.copyOutSum(buf[total-n:total], c.idxOfSeq(seq))
 	}
-	finishChecksum(buf, off, total, c.v6, c.key.laddr, c.key.raddr)
+	// The TCP header+options length is a multiple of 4, so the payload starts at an even offset.
+	seg := buf[off:total]
+	var s uint64
+	if c.v6 {
+		sa, da := c.key.laddr.As16(), c.key.raddr.As16()
+		s = pseudoSum(sa[:], da[:], len(seg))
+	} else {
+		sa, da := c.key.laddr.As4(), c.key.raddr.As4()
+		s = pseudoSum(sa[:], da[:], len(seg))
+	}
+	s = checksumAdd(s, seg[:len(seg)-n])
+	s = checksumCombine(s, psum)
+	binary.BigEndian.PutUint16(seg[tcpChecksumOffset:], ^checksumFold(s))
 	e.send(buf[:total])
 	c.Stats.SegsOut.Add(1)
 	if flags&FlagACK != 0 {

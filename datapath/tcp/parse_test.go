@@ -1,6 +1,7 @@
 package tcp
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math/rand/v2"
 	"testing"
@@ -131,4 +132,28 @@ func FuzzSegmentInput(f *testing.F) {
 			t.Fatalf("invariants: views %d held %d ooo %d una %d nxt %d max %d", c.viewsOut, c.rcvHeld, c.oooBytes, c.sndUna, c.sndNxt, c.sndMax)
 		}
 	})
+}
+
+func TestCopySum(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	ring := newByteRing(4096)
+	data := make([]byte, 3000)
+	for i := range data {
+		data[i] = byte(r.Uint32())
+	}
+	for _, start := range []uint64{0, 1, 2, 3, 4093, 4094, 4095, 1000, 2047, 2048, 3000, 3001, 3500, 3502} {
+		ring.head.Store(start)
+		ring.tail.Store(start)
+		ring.write(data)
+		for _, n := range []int{0, 1, 2, 3, 31, 33, 1448, 1449, 2000, 3000} {
+			dst := make([]byte, n)
+			got := checksumFold(ring.copyOutSum(dst, start))
+			if !bytes.Equal(dst, data[:n]) {
+				t.Fatalf("start %d n %d: copy differs", start, n)
+			}
+			if want := checksumFold(checksumAdd(0, data[:n])); got != want {
+				t.Fatalf("start %d n %d: sum %#x want %#x", start, n, got, want)
+			}
+		}
+	}
 }

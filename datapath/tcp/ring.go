@@ -79,6 +79,22 @@ func (r *byteRing) write(p []byte) int {
 	return n
 }
 
+// copyOutSum copies len(dst) bytes starting at idx into dst and returns their partial checksum
+// (as data starting at an even offset).
+func (r *byteRing) copyOutSum(dst []byte, idx uint64) uint64 {
+	off := int(idx & r.mask)
+	first := min(len(dst), len(r.buf)-off)
+	s := copySum(dst[:first], r.buf[off:off+first])
+	if first == len(dst) {
+		return s
+	}
+	s2 := copySum(dst[first:], r.buf[:len(dst)-first])
+	if first%2 == 1 {
+		s2 = sumOddShift(s2)
+	}
+	return checksumCombine(s, s2)
+}
+
 // copyOut copies n bytes starting at absolute index idx into dst (consumer side).
 func (r *byteRing) copyOut(dst []byte, idx uint64) {
 	off := int(idx & r.mask)

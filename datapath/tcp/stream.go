@@ -56,7 +56,12 @@ func (c *Conn) connErr() error {
 // UMEM frame). The caller owns it until ReleaseView. It returns io.EOF after the peer's FIN.
 // ReadView and Read must not be mixed on one connection.
 func (c *Conn) ReadView() ([]byte, error) {
+	c.readMu.Lock()
+	defer c.readMu.Unlock()
 	for {
+		if c.closing.Load() {
+			return nil, net.ErrClosed
+		}
 		if v, ok := c.rq.pop(); ok {
 			return v, nil
 		}
@@ -66,7 +71,8 @@ func (c *Conn) ReadView() ([]byte, error) {
 	}
 }
 
-// readBlocked waits for data, returning io.EOF / the connection error when none will come.
+// readBlocked waits for data, returning io.EOF / the connection error when none will come, and
+// net.ErrClosed once Close or Abort was called (they wait for readMu, which the caller holds).
 func (c *Conn) readBlocked() error {
 	c.rdWaiting.Store(true)
 	defer c.rdWaiting.Store(false)
@@ -82,7 +88,7 @@ func (c *Conn) readBlocked() error {
 	if err := c.connErr(); err != nil {
 		return err
 	}
-	if c.appClosed.Load() {
+	if c.closing.Load() || c.appClosed.Load() {
 		return net.ErrClosed
 	}
 	if err := c.rdl.wait(c.readable, c.eng.done); err != nil {
@@ -122,6 +128,16 @@ func (c *Conn) Read(p []byte) (int, error) {
 	n := 0
 	released := false
 	for n < len(p) {
+		if c.closing.Load() {
+			// Close is waiting for readMu: stop here (what is left unread makes it reset).
+			if released {
+				c.eng.kick(c)
+			}
+			if n > 0 {
+				return n, nil
+			}
+			return 0, net.ErrClosed
+		}
 		if len(c.cur) == 0 {
 			if c.curView != nil {
 				c.releaseLocal(c.curView)
@@ -223,11 +239,14 @@ func (c *Conn) CloseWrite() error {
 	return nil
 }
 
-// Close closes the connection: FIN after queued data, or RST if received data is unread.
+// Close closes the connection: FIN after queued data, or RST if received data is unread. It
+// does not wait for the peer; a Read or ReadView blocked on the connection returns
+// net.ErrClosed.
 func (c *Conn) Close() error {
-	if c.appClosed.Load() {
+	if c.closing.Swap(true) {
 		return nil
 	}
+	c.wakeReader()
 	c.readMu.Lock()
 	if c.curView != nil {
 		if len(c.cur) > 0 {
@@ -247,6 +266,8 @@ func (c *Conn) Close() error {
 
 // Abort resets the connection immediately.
 func (c *Conn) Abort() {
+	c.closing.Store(true)
+	c.wakeReader()
 	c.readMu.Lock()
 	if c.curView != nil {
 		c.releaseLocal(c.curView)
@@ -258,6 +279,11 @@ func (c *Conn) Abort() {
 	c.readMu.Unlock()
 	c.eng.kick(c)
 }
+
+// wakeReader makes a reader blocked in readBlocked (holding readMu) see closing and return.
+// The channel holds one token, so a reader that checked closing just before it was set still
+// finds the wakeup when it goes to wait.
+func (c *Conn) wakeReader() { notify(c.readable) }
 
 // Established returns a channel closed once the handshake completed or failed.
 func (c *Conn) Established() <-chan struct{} { return c.estab }

@@ -98,8 +98,10 @@ func (f *Framer) markerIfDue(iov [][]byte) [][]byte {
 		return iov
 	}
 	m := f.scratch(MarkerLen)
+	// FPDUPTR is 0 for the marker just before the length field, else the distance back to it. Modular
+	// arithmetic: an ordered compare of lenPos and pos breaks when pos wraps at 4 GiB.
 	ptr := uint32(0)
-	if f.lenPos < f.pos {
+	if f.lenPos != f.pos+MarkerLen {
 		ptr = f.pos - f.lenPos
 	}
 	binary.BigEndian.PutUint32(m, ptr&0xfffc)

@@ -102,9 +102,21 @@ func (l *Link) Transmit(frames [][]byte) error {
 		for i := 0; i < k; i++ {
 			l.tx[i] = xsk.Frame{Addr: l.addrOf(frames[i]), Data: frames[i]}
 		}
-		sent, err := l.s.Transmit(l.tx[:k])
-		if err != nil && first == nil {
-			first = err
+		sent := 0
+		for try := 0; sent < k && try < 16; try++ {
+			if try > 0 {
+				// TX ring full: let the kernel drain it (copy mode sends a batch per kick).
+				_ = l.s.Wakeup()
+				l.s.Complete()
+			}
+			n, err := l.s.Transmit(l.tx[sent:k])
+			sent += n
+			if err != nil {
+				if first == nil {
+					first = err
+				}
+				break
+			}
 		}
 		for i := sent; i < k; i++ {
 			l.s.PutTxFrame(l.tx[i])

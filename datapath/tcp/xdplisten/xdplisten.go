@@ -24,6 +24,11 @@ import (
 	"github.com/xtgt/xtgt/datapath/xsk"
 )
 
+const (
+	defaultFrames     = 16384     // 32 MiB of UMEM per queue at 2 KiB frames
+	defaultRecvBuffer = 256 << 10 // per connection
+)
+
 // Options configure Listen. Zero values select defaults.
 type Options struct {
 	Logger  *slog.Logger
@@ -83,6 +88,18 @@ func Listen(ctx context.Context, iface string, ip netip.Addr, port uint16, opts 
 		nq = max(nl.Attrs().NumRxQueues, 1)
 	}
 	nq = min(nq, bpf.MaxQueues)
+	// Received payload stays in UMEM until the application releases it, so the RX frame pool
+	// must cover the receive windows of the connections on a queue: a larger UMEM and a
+	// smaller per-connection window than the engine's defaults.
+	if opts.XSK.NumFrames == 0 {
+		opts.XSK.NumFrames = defaultFrames
+		if opts.XSK.RingSize == 0 {
+			opts.XSK.RingSize = defaultFrames / 2 // the RX half must fit the fill ring
+		}
+	}
+	if opts.TCP.RecvBuffer == 0 {
+		opts.TCP.RecvBuffer = defaultRecvBuffer
+	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	l.cancel = cancel
 	for q := 0; q < nq; q++ {

@@ -5,6 +5,7 @@ package xdplisten
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -17,7 +18,9 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/xtgt/xtgt/bpf"
+	"github.com/xtgt/xtgt/datapath/link/neigh"
 	"github.com/xtgt/xtgt/datapath/tcp/internal/vethbed"
+	"github.com/xtgt/xtgt/datapath/xsk"
 )
 
 func setup(t *testing.T) *vethbed.Bed {
@@ -41,8 +44,11 @@ func listen(t *testing.T, b *vethbed.Bed, opts Options) *Listener {
 		l, err = Listen(context.Background(), b.IfEngine, b.IPEngine, 3260, opts)
 		return err
 	})
+	if errors.Is(err, xsk.ErrUnsupported) || errors.Is(err, bpf.ErrNativeUnsupported) {
+		t.Skipf("AF_XDP unavailable here: %v", err)
+	}
 	if err != nil {
-		t.Skipf("AF_XDP listener unavailable here: %v", err)
+		t.Fatal(err)
 	}
 	return l
 }
@@ -145,5 +151,80 @@ func TestXDPListenerKeepsForeignSetup(t *testing.T) {
 	}
 	if len(rs) != 0 {
 		t.Fatalf("rules left behind: %v", rs)
+	}
+}
+
+// TestNeighResolve resolves the peer's MAC through the kernel's neighbour table (provoking ARP)
+// and a permanent entry, as active opens do.
+func TestNeighResolve(t *testing.T) {
+	b := setup(t)
+	var mac [6]byte
+	if err := b.Do(b.NSEngine, func() (err error) {
+		mac, err = neigh.Resolve(b.IPPeer, 2*time.Second)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if mac != b.MACPeer {
+		t.Fatalf("resolved %x, want %x", mac, b.MACPeer)
+	}
+	if err := b.Do(b.NSPeer, func() (err error) {
+		mac, err = neigh.Resolve(b.IPEngine, time.Second)
+		return err
+	}); err != nil || mac != b.MACEngine {
+		t.Fatalf("permanent entry: %x %v", mac, err)
+	}
+	if err := b.Do(b.NSEngine, func() (err error) {
+		_, err = neigh.Resolve(netip.MustParseAddr("198.18.255.77"), 300*time.Millisecond)
+		return err
+	}); err == nil {
+		t.Fatal("resolved an address nobody owns")
+	}
+}
+
+// TestXDPManyConnections runs concurrent echo connections through one queue's UMEM.
+func TestXDPManyConnections(t *testing.T) {
+	b := setup(t)
+	l := listen(t, b, Options{})
+	defer b.Do(b.NSEngine, l.Close)
+	const conns, per = 32, 1 << 20
+	go func() {
+		for i := 0; i < conns; i++ {
+			c, err := l.AcceptConn(context.Background())
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				io.Copy(c, c)
+				c.CloseWrite()
+			}()
+		}
+	}()
+	errs := make(chan error, conns)
+	for i := 0; i < conns; i++ {
+		var kc net.Conn
+		if err := b.Do(b.NSPeer, func() (err error) {
+			kc, err = net.DialTimeout("tcp", netip.AddrPortFrom(b.IPEngine, 3260).String(), 5*time.Second)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		go func(i int, kc net.Conn) {
+			defer kc.Close()
+			kc.SetDeadline(time.Now().Add(60 * time.Second))
+			data := randBytes(per, uint64(i))
+			go func() { kc.Write(data); kc.(*net.TCPConn).CloseWrite() }()
+			got, err := io.ReadAll(kc)
+			if err == nil && sha256.Sum256(got) != sha256.Sum256(data) {
+				err = io.ErrUnexpectedEOF
+			}
+			errs <- err
+		}(i, kc)
+	}
+	for i := 0; i < conns; i++ {
+		if err := <-errs; err != nil {
+			t.Errorf("connection: %v", err)
+		}
 	}
 }
