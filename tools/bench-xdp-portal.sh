@@ -10,20 +10,9 @@ suffix=$$
 T=xbT$suffix; C=xbC$suffix; VT=xbt$suffix; VC=xbc$suffix
 TA=10.234.0.1; CA=10.234.0.2
 pid=
-cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
-	nsenter --net=/run/netns/$T ip link set dev "$VT" xdp off 2>/dev/null || true
-	rm -rf "/sys/fs/bpf/xtgt/$VT"* 2>/dev/null || true
-	ip netns del "$T" 2>/dev/null || true
-	ip netns del "$C" 2>/dev/null || true
-}
-trap cleanup EXIT
-mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
-ip netns add "$T"; ip netns add "$C"
-ip link add "$VT" netns "$T" type veth peer name "$VC" netns "$C"
-ip -n "$T" addr add $TA/24 dev "$VT"; ip -n "$C" addr add $CA/24 dev "$VC"
-for ns in "$T" "$C"; do ip -n "$ns" link set lo up; done
-ip -n "$T" link set "$VT" up; ip -n "$C" link set "$VC" up
+. tools/testbed.sh
+testbed_extra_cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; }
+testbed_up
 go build -o bin/ ./cmd/xtgtd ./cmd/xtgtbench
 nsenter --net=/run/netns/$T bin/xtgtd --portal $TA:3260 --portal xdp:$VT:$TA:3261 --lun ram:1G \
 	--log-level warn --admin-socket "" &

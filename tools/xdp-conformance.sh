@@ -10,23 +10,8 @@ suffix=$$
 T=xtT$suffix; C=xtC$suffix; VT=xvt$suffix; VC=xvc$suffix
 TA=10.233.0.1; CA=10.233.0.2
 OUT=${OUT:-tools/out/xdp-conformance}
-cleanup() {
-	ip netns pids "$T" 2>/dev/null | xargs -r kill 2>/dev/null || true
-	nsenter --net=/run/netns/$T ip link set dev "$VT" xdp off 2>/dev/null || true
-	rm -rf "/sys/fs/bpf/xtgt/$VT"* 2>/dev/null || true
-	ip netns del "$T" 2>/dev/null || true
-	ip netns del "$C" 2>/dev/null || true
-}
-trap cleanup EXIT
-mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
-ip netns add "$T"; ip netns add "$C"
-ip link add "$VT" netns "$T" type veth peer name "$VC" netns "$C"
-ip -n "$T" addr add $TA/24 dev "$VT"; ip -n "$C" addr add $CA/24 dev "$VC"
-ip -n "$T" link set lo up; ip -n "$C" link set lo up
-ip -n "$T" link set "$VT" up; ip -n "$C" link set "$VC" up
-# Kernel TCP on the peer: no offloads that produce frames larger than the MTU for the AF_XDP engine.
-nsenter --net=/run/netns/$C ethtool -K "$VC" tso off gso off gro off 2>/dev/null || true
-nsenter --net=/run/netns/$T ethtool -K "$VT" tso off gso off gro off 2>/dev/null || true
+. tools/testbed.sh
+testbed_up
 mkdir -p "$OUT"
 rc=0
 for kind in tcp xdp; do

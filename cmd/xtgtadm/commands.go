@@ -5,57 +5,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/xtgt/xtgt/internal/adminapi"
 	"io"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 )
-
-// The JSON messages mirror cmd/xtgtd/api.go.
-
-type apiTarget struct {
-	Name       string   `json:"name"`
-	Alias      string   `json:"alias"`
-	LUNs       []apiLUN `json:"luns"`
-	ACL        []string `json:"acl"`
-	CHAP       bool     `json:"chap"`
-	MutualCHAP bool     `json:"mutual_chap"`
-	Sessions   int      `json:"sessions"`
-}
-
-type apiLUN struct {
-	Number    uint64 `json:"number"`
-	Backing   string `json:"backing"`
-	Size      int64  `json:"size"`
-	BlockSize uint32 `json:"block_size"`
-	ReadOnly  bool   `json:"read_only"`
-	WriteBack bool   `json:"write_back"`
-}
-
-type apiSession struct {
-	TSIH      uint16 `json:"tsih"`
-	Initiator string `json:"initiator"`
-	ISID      string `json:"isid"`
-	Target    string `json:"target"`
-	Remote    string `json:"remote"`
-	Discovery bool   `json:"discovery"`
-}
-
-type apiAddLUN struct {
-	Number    *uint64 `json:"number,omitempty"`
-	Backing   string  `json:"backing"`
-	BlockSize uint32  `json:"block_size,omitempty"`
-	ReadOnly  bool    `json:"read_only,omitempty"`
-	WriteBack *bool   `json:"write_back,omitempty"`
-}
-
-type apiChange struct {
-	Target    string   `json:"target"`
-	Number    *uint64  `json:"number"`
-	Persisted bool     `json:"persisted"`
-	Note      string   `json:"note"`
-	Changes   []string `json:"changes"`
-}
 
 var errUsage = errors.New("usage")
 
@@ -132,7 +87,7 @@ func lunAdd(c *client, args []string) ([]byte, error) {
 	if *tgt == "" || *backing == "" || fs.NArg() > 0 {
 		return nil, errors.New("lun add needs --target IQN and --backing SPEC")
 	}
-	req := apiAddLUN{Backing: *backing, ReadOnly: *ro, BlockSize: uint32(*bs)}
+	req := adminapi.AddLUN{Backing: *backing, ReadOnly: *ro, BlockSize: uint32(*bs)}
 	if *number != "" {
 		n, err := strconv.ParseUint(*number, 10, 64)
 		if err != nil {
@@ -168,7 +123,7 @@ func lunRemove(c *client, args []string) ([]byte, error) {
 
 func printTargets(b []byte, out io.Writer) error {
 	var r struct {
-		Targets []apiTarget `json:"targets"`
+		Targets []adminapi.Target `json:"targets"`
 	}
 	if err := json.Unmarshal(b, &r); err != nil {
 		return fmt.Errorf("decode answer: %w", err)
@@ -213,7 +168,7 @@ func printTargets(b []byte, out io.Writer) error {
 
 func printSessions(b []byte, out io.Writer) error {
 	var r struct {
-		Sessions []apiSession `json:"sessions"`
+		Sessions []adminapi.Session `json:"sessions"`
 	}
 	if err := json.Unmarshal(b, &r); err != nil {
 		return fmt.Errorf("decode answer: %w", err)
@@ -231,7 +186,7 @@ func printSessions(b []byte, out io.Writer) error {
 }
 
 func printChange(b []byte, out io.Writer) error {
-	var r apiChange
+	var r adminapi.Change
 	if err := json.Unmarshal(b, &r); err != nil {
 		return fmt.Errorf("decode answer: %w", err)
 	}

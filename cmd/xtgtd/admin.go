@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/xtgt/xtgt/internal/adminapi"
 	"log/slog"
 	"net"
 	"net/http"
@@ -80,7 +81,7 @@ func (d *daemon) startAdmin(path string) (*adminServer, error) {
 		reply(w, http.StatusOK, map[string]any{"sessions": d.listSessions()})
 	})
 	mux.HandleFunc("POST /v1/targets/{target}/luns", func(w http.ResponseWriter, r *http.Request) {
-		var req apiAddLUN
+		var req adminapi.AddLUN
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
@@ -113,7 +114,7 @@ func (d *daemon) startAdmin(path string) (*adminServer, error) {
 			fail(w, err)
 			return
 		}
-		reply(w, http.StatusOK, apiChange{Persisted: true, Changes: changes})
+		reply(w, http.StatusOK, adminapi.Change{Persisted: true, Changes: changes})
 	})
 	a := &adminServer{l: l, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn)}}
@@ -149,10 +150,10 @@ func fail(w http.ResponseWriter, err error) {
 	case errors.Is(err, errNoConfig):
 		status = http.StatusPreconditionFailed
 	}
-	reply(w, status, apiError{Error: err.Error()})
+	reply(w, status, adminapi.Error{Error: err.Error()})
 }
 
-func (d *daemon) listTargets() []apiTarget {
+func (d *daemon) listTargets() []adminapi.Target {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	count := map[string]int{}
@@ -161,10 +162,10 @@ func (d *daemon) listTargets() []apiTarget {
 			count[s.TargetName]++
 		}
 	}
-	out := []apiTarget{}
+	out := []adminapi.Target{}
 	for _, name := range sortedKeys(d.targets) {
 		ts := d.targets[name]
-		at := apiTarget{Name: name, Alias: ts.conf.Alias, LUNs: []apiLUN{}, CHAP: ts.conf.CHAP != nil,
+		at := adminapi.Target{Name: name, Alias: ts.conf.Alias, LUNs: []adminapi.LUN{}, CHAP: ts.conf.CHAP != nil,
 			MutualCHAP: ts.conf.MutualCHAP != nil, Sessions: count[name]}
 		for _, a := range ts.conf.ACL {
 			at.ACL = append(at.ACL, a.Initiator)
@@ -175,7 +176,7 @@ func (d *daemon) listTargets() []apiTarget {
 			if bs == 0 {
 				bs = 512
 			}
-			at.LUNs = append(at.LUNs, apiLUN{Number: num, Backing: ls.conf.Backing, Size: ls.be.Size(), BlockSize: bs,
+			at.LUNs = append(at.LUNs, adminapi.LUN{Number: num, Backing: ls.conf.Backing, Size: ls.be.Size(), BlockSize: bs,
 				ReadOnly: ls.conf.ReadOnly || hasROSuffix(ls.conf.Backing), WriteBack: ls.conf.writeBack(),
 				Serial: ls.conf.Serial})
 		}
@@ -186,10 +187,10 @@ func (d *daemon) listTargets() []apiTarget {
 
 func hasROSuffix(spec string) bool { return len(spec) > 3 && spec[len(spec)-3:] == ",ro" }
 
-func (d *daemon) listSessions() []apiSession {
-	out := []apiSession{}
+func (d *daemon) listSessions() []adminapi.Session {
+	out := []adminapi.Session{}
 	for _, s := range d.srv.Sessions() {
-		out = append(out, apiSession{TSIH: s.TSIH, Initiator: s.InitiatorName, ISID: fmt.Sprintf("%012x", s.ISID),
+		out = append(out, adminapi.Session{TSIH: s.TSIH, Initiator: s.InitiatorName, ISID: fmt.Sprintf("%012x", s.ISID),
 			Target: s.TargetName, Remote: s.Remote, Discovery: s.Discovery})
 	}
 	return out
@@ -199,44 +200,44 @@ const runtimeOnly = "runtime only: xtgtd runs without a config file holding its 
 
 // addLUN adds a logical unit to a running target and, when the targets come from the config file, writes it
 // there (the change is undone when the file cannot be written).
-func (d *daemon) addLUN(tname string, req apiAddLUN) (apiChange, error) {
+func (d *daemon) addLUN(tname string, req adminapi.AddLUN) (adminapi.Change, error) {
 	lc := LUNConf{Number: req.Number, Backing: req.Backing, BlockSize: req.BlockSize, ReadOnly: req.ReadOnly,
 		WriteBack: req.WriteBack, Serial: req.Serial}
 	if lc.Backing == "" {
-		return apiChange{}, fmt.Errorf("%w: backing is required", errBadRequest)
+		return adminapi.Change{}, fmt.Errorf("%w: backing is required", errBadRequest)
 	}
 	if lc.BlockSize != 0 && lc.BlockSize != 512 && lc.BlockSize != 4096 {
-		return apiChange{}, fmt.Errorf("%w: block_size must be 512 or 4096", errBadRequest)
+		return adminapi.Change{}, fmt.Errorf("%w: block_size must be 512 or 4096", errBadRequest)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	ts := d.targets[tname]
 	if ts == nil {
-		return apiChange{}, fmt.Errorf("%w: target %q", errNotFound, tname)
+		return adminapi.Change{}, fmt.Errorf("%w: target %q", errNotFound, tname)
 	}
 	var num uint64
 	if lc.Number != nil {
 		num = *lc.Number
 		if num > scsi.MaxLUN {
-			return apiChange{}, fmt.Errorf("%w: lun number %d above %d", errBadRequest, num, scsi.MaxLUN)
+			return adminapi.Change{}, fmt.Errorf("%w: lun number %d above %d", errBadRequest, num, scsi.MaxLUN)
 		}
 		if ts.luns[num] != nil {
-			return apiChange{}, fmt.Errorf("%w: target %s already has lun %d", errConflict, tname, num)
+			return adminapi.Change{}, fmt.Errorf("%w: target %s already has lun %d", errConflict, tname, num)
 		}
 	} else {
 		for ts.luns[num] != nil {
 			num++
 		}
 		if num > scsi.MaxLUN {
-			return apiChange{}, fmt.Errorf("%w: target %s has no free lun number", errConflict, tname)
+			return adminapi.Change{}, fmt.Errorf("%w: target %s has no free lun number", errConflict, tname)
 		}
 	}
 	lc.Number = nil
 	ls, err := openLUN(tname, num, lc)
 	if err != nil {
-		return apiChange{}, fmt.Errorf("%w: %w", errBadRequest, err)
+		return adminapi.Change{}, fmt.Errorf("%w: %w", errBadRequest, err)
 	}
-	res := apiChange{Target: tname, Number: &num}
+	res := adminapi.Change{Target: tname, Number: &num}
 	var undo func()
 	if d.fromFile {
 		old, err := os.ReadFile(d.opts.configPath)
@@ -245,7 +246,7 @@ func (d *daemon) addLUN(tname string, req apiAddLUN) (apiChange, error) {
 		}
 		if err != nil {
 			_ = ls.be.Close()
-			return apiChange{}, fmt.Errorf("lun not added: %w", err)
+			return adminapi.Change{}, fmt.Errorf("lun not added: %w", err)
 		}
 		undo = func() {
 			if err := writeFileAtomic(d.opts.configPath, old); err != nil {
@@ -260,7 +261,7 @@ func (d *daemon) addLUN(tname string, req apiAddLUN) (apiChange, error) {
 		if undo != nil {
 			undo()
 		}
-		return apiChange{}, fmt.Errorf("%w: %w", errBadRequest, err)
+		return adminapi.Change{}, fmt.Errorf("%w: %w", errBadRequest, err)
 	}
 	ts.luns[num] = ls
 	d.log.Info("lun added by admin", "target", tname, "lun", num, "backing", lc.Backing, "persisted", res.Persisted)
@@ -269,23 +270,23 @@ func (d *daemon) addLUN(tname string, req apiAddLUN) (apiChange, error) {
 
 // removeLUNAdmin removes a logical unit from a running target and, when the targets come from the config
 // file, from the file too.
-func (d *daemon) removeLUNAdmin(tname string, num uint64) (apiChange, error) {
+func (d *daemon) removeLUNAdmin(tname string, num uint64) (adminapi.Change, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	ts := d.targets[tname]
 	if ts == nil {
-		return apiChange{}, fmt.Errorf("%w: target %q", errNotFound, tname)
+		return adminapi.Change{}, fmt.Errorf("%w: target %q", errNotFound, tname)
 	}
 	if ts.luns[num] == nil {
-		return apiChange{}, fmt.Errorf("%w: target %s has no lun %d", errNotFound, tname, num)
+		return adminapi.Change{}, fmt.Errorf("%w: target %s has no lun %d", errNotFound, tname, num)
 	}
 	if len(ts.luns) == 1 {
-		return apiChange{}, fmt.Errorf("%w: lun %d is the last lun of target %s (a target needs one)", errConflict, num, tname)
+		return adminapi.Change{}, fmt.Errorf("%w: lun %d is the last lun of target %s (a target needs one)", errConflict, num, tname)
 	}
-	res := apiChange{Target: tname, Number: &num}
+	res := adminapi.Change{Target: tname, Number: &num}
 	if d.fromFile {
 		if err := persistRemoveLUN(d.opts.configPath, tname, num); err != nil {
-			return apiChange{}, fmt.Errorf("lun not removed: %w", err)
+			return adminapi.Change{}, fmt.Errorf("lun not removed: %w", err)
 		}
 		res.Persisted = true
 	} else {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/xtgt/xtgt/internal/adminapi"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -22,7 +23,7 @@ targets:
 	s := td.dial(t, iqnA, "")
 	stop := startIO(t, s)
 
-	var sessions struct{ Sessions []apiSession }
+	var sessions struct{ Sessions []adminapi.Session }
 	if st := adminCall(t, td.socket, "GET", "/v1/sessions", nil, &sessions); st != http.StatusOK {
 		t.Fatalf("sessions: status %d", st)
 	}
@@ -31,8 +32,8 @@ targets:
 		t.Errorf("sessions = %+v", sessions.Sessions)
 	}
 
-	var ch apiChange
-	if st := adminCall(t, td.socket, "POST", "/v1/targets/"+iqnA+"/luns", apiAddLUN{Backing: "ram:8M", BlockSize: 4096}, &ch); st != http.StatusCreated {
+	var ch adminapi.Change
+	if st := adminCall(t, td.socket, "POST", "/v1/targets/"+iqnA+"/luns", adminapi.AddLUN{Backing: "ram:8M", BlockSize: 4096}, &ch); st != http.StatusCreated {
 		t.Fatalf("add lun: status %d %+v", st, ch)
 	}
 	if ch.Number == nil || *ch.Number != 3 || !ch.Persisted {
@@ -58,22 +59,22 @@ targets:
 	if err != nil {
 		t.Fatal(err)
 	}
-	var targets struct{ Targets []apiTarget }
+	var targets struct{ Targets []adminapi.Target }
 	adminCall(t, td.socket, "GET", "/v1/targets", nil, &targets)
 	tc := cfg.Targets[0]
-	var fromFile []apiLUN
+	var fromFile []adminapi.LUN
 	for i, n := range tc.lunNumbers() {
 		bs := tc.LUNs[i].BlockSize
 		if bs == 0 {
 			bs = 512
 		}
-		fromFile = append(fromFile, apiLUN{Number: n, Backing: tc.LUNs[i].Backing, BlockSize: bs})
+		fromFile = append(fromFile, adminapi.LUN{Number: n, Backing: tc.LUNs[i].Backing, BlockSize: bs})
 	}
-	var running []apiLUN
+	var running []adminapi.LUN
 	for _, l := range targets.Targets[0].LUNs {
-		running = append(running, apiLUN{Number: l.Number, Backing: l.Backing, BlockSize: l.BlockSize})
+		running = append(running, adminapi.LUN{Number: l.Number, Backing: l.Backing, BlockSize: l.BlockSize})
 	}
-	want := []apiLUN{{Number: 0, Backing: "ram:16M", BlockSize: 512}, {Number: 2, Backing: "ram:2M", BlockSize: 512},
+	want := []adminapi.LUN{{Number: 0, Backing: "ram:16M", BlockSize: 512}, {Number: 2, Backing: "ram:2M", BlockSize: 512},
 		{Number: 3, Backing: "ram:8M", BlockSize: 4096}}
 	if !slices.Equal(fromFile, want) || !slices.Equal(running, want) {
 		t.Errorf("file %+v\nrunning %+v\nwant %+v", fromFile, running, want)
@@ -98,17 +99,17 @@ func TestAdminErrors(t *testing.T) {
 		status             int
 		want               string
 	}{
-		{"unknown target", "POST", "/v1/targets/iqn.x/luns", apiAddLUN{Backing: "ram:1M"}, 404, "target"},
-		{"no backing", "POST", "/v1/targets/" + iqnA + "/luns", apiAddLUN{}, 400, "backing is required"},
-		{"bad spec", "POST", "/v1/targets/" + iqnA + "/luns", apiAddLUN{Backing: "tape:1"}, 400, "bad backing"},
-		{"taken number", "POST", "/v1/targets/" + iqnA + "/luns", apiAddLUN{Backing: "ram:1M", Number: new(uint64)}, 409, "already has lun 0"},
+		{"unknown target", "POST", "/v1/targets/iqn.x/luns", adminapi.AddLUN{Backing: "ram:1M"}, 404, "target"},
+		{"no backing", "POST", "/v1/targets/" + iqnA + "/luns", adminapi.AddLUN{}, 400, "backing is required"},
+		{"bad spec", "POST", "/v1/targets/" + iqnA + "/luns", adminapi.AddLUN{Backing: "tape:1"}, 400, "bad backing"},
+		{"taken number", "POST", "/v1/targets/" + iqnA + "/luns", adminapi.AddLUN{Backing: "ram:1M", Number: new(uint64)}, 409, "already has lun 0"},
 		{"unknown field", "POST", "/v1/targets/" + iqnA + "/luns", map[string]any{"backing": "ram:1M", "size": 3}, 400, "unknown field"},
 		{"missing lun", "DELETE", "/v1/targets/" + iqnA + "/luns/7", nil, 404, "no lun 7"},
 		{"last lun", "DELETE", "/v1/targets/" + iqnA + "/luns/0", nil, 409, "last lun"},
 		{"bad number", "DELETE", "/v1/targets/" + iqnA + "/luns/x", nil, 400, "lun number"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var e apiError
+			var e adminapi.Error
 			if st := adminCall(t, td.socket, tc.method, tc.path, tc.body, &e); st != tc.status || !strings.Contains(e.Error, tc.want) {
 				t.Errorf("status %d error %q, want %d mentioning %q", st, e.Error, tc.status, tc.want)
 			}
@@ -135,14 +136,14 @@ func TestAdminRuntimeOnlyWithoutConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = d.shutdown(t.Context()) })
-	var ch apiChange
-	if st := adminCall(t, sock, "POST", "/v1/targets/"+defaultTarget+"/luns", apiAddLUN{Backing: "ram:1M"}, &ch); st != http.StatusCreated {
+	var ch adminapi.Change
+	if st := adminCall(t, sock, "POST", "/v1/targets/"+defaultTarget+"/luns", adminapi.AddLUN{Backing: "ram:1M"}, &ch); st != http.StatusCreated {
 		t.Fatalf("status %d", st)
 	}
 	if ch.Persisted || !strings.Contains(ch.Note, "runtime only") {
 		t.Errorf("answer %+v, want a runtime-only note", ch)
 	}
-	var e apiError
+	var e adminapi.Error
 	if st := adminCall(t, sock, "POST", "/v1/reload", nil, &e); st != http.StatusPreconditionFailed || !strings.Contains(e.Error, "--config") {
 		t.Errorf("reload without config: %d %q", st, e.Error)
 	}

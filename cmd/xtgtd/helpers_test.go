@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/xtgt/xtgt/internal/adminapi"
 	"io"
 	"log/slog"
 	"net"
@@ -240,7 +241,7 @@ func adminCall(t *testing.T, socket, method, path string, body, out any) int {
 	return resp.StatusCode
 }
 
-func lunNumbersOf(targets []apiTarget, name string) []uint64 {
+func lunNumbersOf(targets []adminapi.Target, name string) []uint64 {
 	for _, t := range targets {
 		if t.Name == name {
 			var out []uint64

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/xtgt/xtgt/internal/adminapi"
 	"os"
 	"path/filepath"
 	"slices"
@@ -198,7 +199,7 @@ targets:
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("reload error = %v, want it to mention %q", err, tc.want)
 			}
-			if after := td.listTargets(); !slices.EqualFunc(before, after, func(a, b apiTarget) bool {
+			if after := td.listTargets(); !slices.EqualFunc(before, after, func(a, b adminapi.Target) bool {
 				return a.Name == b.Name && slices.Equal(a.LUNs, b.LUNs)
 			}) {
 				t.Errorf("targets changed by a rejected config:\n%v\n%v", before, after)

@@ -1,20 +1,20 @@
-package main
+// Package adminapi holds the JSON messages of xtgtd's admin API (HTTP over a unix socket; see docs/ADMIN.md),
+// shared by the daemon and xtgtadm.
+package adminapi
 
-// JSON messages of the admin API (HTTP over a unix socket; see docs/ADMIN.md). cmd/xtgtadm mirrors them.
-
-// apiTarget is one target in GET /v1/targets.
-type apiTarget struct {
+// Target is one target in GET /v1/targets.
+type Target struct {
 	Name       string   `json:"name"`
 	Alias      string   `json:"alias,omitempty"`
-	LUNs       []apiLUN `json:"luns"`
+	LUNs       []LUN    `json:"luns"`
 	ACL        []string `json:"acl,omitempty"`
 	CHAP       bool     `json:"chap"`
 	MutualCHAP bool     `json:"mutual_chap"`
 	Sessions   int      `json:"sessions"`
 }
 
-// apiLUN is one logical unit.
-type apiLUN struct {
+// LUN is one logical unit.
+type LUN struct {
 	Number    uint64 `json:"number"`
 	Backing   string `json:"backing"`
 	Size      int64  `json:"size"`
@@ -24,8 +24,8 @@ type apiLUN struct {
 	Serial    string `json:"serial,omitempty"`
 }
 
-// apiSession is one session in GET /v1/sessions.
-type apiSession struct {
+// Session is one session in GET /v1/sessions.
+type Session struct {
 	TSIH      uint16 `json:"tsih"`
 	Initiator string `json:"initiator"`
 	ISID      string `json:"isid"` // 12 hex digits
@@ -34,8 +34,8 @@ type apiSession struct {
 	Discovery bool   `json:"discovery,omitempty"`
 }
 
-// apiAddLUN is the body of POST /v1/targets/{target}/luns.
-type apiAddLUN struct {
+// AddLUN is the body of POST /v1/targets/{target}/luns.
+type AddLUN struct {
 	Number    *uint64 `json:"number,omitempty"` // lowest free number when absent
 	Backing   string  `json:"backing"`
 	BlockSize uint32  `json:"block_size,omitempty"`
@@ -44,8 +44,8 @@ type apiAddLUN struct {
 	Serial    string  `json:"serial,omitempty"`
 }
 
-// apiChange answers a LUN change or a reload.
-type apiChange struct {
+// Change answers a LUN change or a reload.
+type Change struct {
 	Target    string   `json:"target,omitempty"`
 	Number    *uint64  `json:"number,omitempty"`
 	Persisted bool     `json:"persisted"`
@@ -53,7 +53,7 @@ type apiChange struct {
 	Changes   []string `json:"changes,omitempty"`
 }
 
-// apiError is the body of every failed request.
-type apiError struct {
+// Error is the body of every failed request.
+type Error struct {
 	Error string `json:"error"`
 }
