@@ -5,6 +5,10 @@
 // Appendix C), NOP-In/NOP-Out keepalive (§11.18, §11.19), Logout (§11.14), Async Message (§11.9) and Reject
 // (§11.17), at ErrorRecoveryLevel 0 (§7.1.5: every error that cannot be answered in-band closes the connection).
 //
+// Each listener belongs to a target portal group (Server.ServeGroup; Serve uses Config.PortalGroupTag): its tag is
+// the TargetPortalGroupTag of the connections it accepts and the TPGT of their I_T nexus, which package scsi uses
+// for ALUA (target port groups) and persistent reservations.
+//
 // SCSI semantics live in package scsi. A connection reaches its byte stream only through Transport (TCP over a
 // net.Conn is the first implementation; iSER and the AF_XDP TCP engine plug in the same way) and moves task data
 // through its DataMover (Data-In PDUs and R2T-solicited Data-Out on TCP, RDMA Write/Read on iSER), in the shape
