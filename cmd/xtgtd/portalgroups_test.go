@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/binary"
 	"strings"
 	"testing"
@@ -113,5 +114,40 @@ targets:
 				t.Errorf("group descriptor %d: % x", g, d[:12])
 			}
 		}
+	}
+}
+
+// TestReloadPortalGroupState changes a group's ALUA state by editing the config and reloading: a session through
+// that group sees ASYMMETRIC ACCESS STATE CHANGED, then LOGICAL UNIT NOT ACCESSIBLE, TARGET PORT IN STANDBY STATE.
+func TestReloadPortalGroupState(t *testing.T) {
+	conf := func(state string) string {
+		return `
+portal_groups:
+  - tag: 1
+    portals: ["127.0.0.1:0"]
+    state: ` + state + `
+targets:
+  - name: ` + iqnA + `
+    luns:
+      - backing: ram:16M
+`
+	}
+	td := startTest(t, conf("active-optimized"))
+	s := td.dial(t, iqnA, "iqn.2026-11.dev.xtgt:alua-reload")
+	tur := []byte{0, 0, 0, 0, 0, 0}
+	if r := doUA(t, s, tur, nil, nil); r.Status != 0 {
+		t.Fatalf("TEST UNIT READY before: status %#x", r.Status)
+	}
+	writeConfig(t, td.cfgPath, conf("standby")) // same portal key: the listener stays
+	if _, err := td.daemon.reload(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Do(context.Background(), 0, tur, nil, nil)
+	if err != nil || r.Status != 2 || r.Sense.Key != scsi.KeyUnitAttention || r.Sense.ASC != scsi.ASCAsymmetricAccessChanged {
+		t.Fatalf("after reload: %+v %v, want ASYMMETRIC ACCESS STATE CHANGED", r, err)
+	}
+	r, err = s.Do(context.Background(), 0, tur, nil, nil)
+	if err != nil || r.Status != 2 || r.Sense.ASC != scsi.ASCLUNotAccessibleStandby {
+		t.Fatalf("in standby: %+v %v, want 04/0B", r, err)
 	}
 }

@@ -7,6 +7,9 @@ import (
 	"net"
 	"slices"
 	"time"
+
+	"github.com/xtgt/xtgt/iscsi/scsi"
+	"github.com/xtgt/xtgt/iscsi/target"
 )
 
 // errNoConfig is returned by reload when xtgtd runs without --config.
@@ -197,11 +200,33 @@ func (d *daemon) apply(p *plan) {
 			ts.conf.LUNs = nil
 		}
 	}
+	tagOf := map[string]uint16{}
+	var pgs []target.PortalGroup
+	var groups []scsi.PortGroup
+	for _, g := range p.cfg.PortalGroups {
+		groups = append(groups, scsi.PortGroup{Tag: g.Tag, State: g.accessState()})
+		pgs = append(pgs, target.PortalGroup{Tag: g.Tag, Portals: advertisedPortals(g.Portals)})
+		for _, a := range g.Portals {
+			tagOf[a] = g.Tag
+		}
+	}
+	if !slices.Equal(groups, portGroups) {
+		// ALUA states and group membership: SCSI reports them (and raises ASYMMETRIC ACCESS STATE CHANGED);
+		// a listener that stays keeps the tag it was opened with until it is removed and added again.
+		portGroups = groups
+		for _, ts := range d.targets {
+			if err := ts.t.SCSI.SetPortGroups(groups); err != nil {
+				d.log.Error("port groups", "target", ts.conf.Name, "err", err)
+			}
+		}
+		d.srv.SetPortalGroups(pgs)
+		p.changes = append(p.changes, "portal groups changed")
+	}
 	for addr, l := range p.listen {
-		pt := &portal{l: l}
+		pt := &portal{l: l, tag: tagOf[addr]}
 		d.portals[addr] = pt
 		d.serve(pt)
-		d.log.Info("listening", "portal", l.Addr().String())
+		d.log.Info("listening", "portal", l.Addr().String(), "tpgt", pt.tag)
 	}
 	for _, addr := range p.unlisten {
 		pt := d.portals[addr]
