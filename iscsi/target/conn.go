@@ -78,6 +78,7 @@ type conn struct {
 	spare   []*outPDU
 	sendSig chan struct{}
 	execQ   chan *task
+	dm      DataMover
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -105,6 +106,10 @@ func newConn(s *Server, tr Transport, nc net.Conn) *conn {
 		done:    make(chan struct{}),
 		sendQ:   make([]*outPDU, 0, 64),
 		spare:   make([]*outPDU, 0, 64),
+	}
+	c.dm = tcpDataMover{c}
+	if p, ok := tr.(DataMoverProvider); ok {
+		c.dm = p.DataMover()
 	}
 	return c
 }

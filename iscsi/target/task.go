@@ -156,7 +156,7 @@ func (c *conn) handleSCSICommand(h pdu.BHS, ahs []byte) error {
 			c.execute(t)
 			return nil
 		}
-		c.sendR2Ts(t)
+		c.dm.GetDataOut(t)
 		return nil
 	}
 	if dsl > 0 {
@@ -214,7 +214,7 @@ func (c *conn) refuse(t *task, sn scsi.Sense) {
 	cmd.Sense = sn.AppendFixed(cmd.SenseBuf[:0])
 	cmd.Needed = int(t.edtl)
 	t.read = false
-	c.respond(t)
+	c.dm.PutDataIn(t)
 }
 
 // dataError handles a failed data segment read: a bad data digest is answered with a Reject and the task is
@@ -315,7 +315,7 @@ func (c *conn) handleDataOut(h pdu.BHS) error {
 		c.execute(t)
 		return nil
 	}
-	c.sendR2Ts(t)
+	c.dm.GetDataOut(t)
 	return nil
 }
 
@@ -392,7 +392,7 @@ func (c *conn) run(t *task) {
 		}
 		return
 	}
-	c.respond(t)
+	c.dm.PutDataIn(t)
 }
 
 // respond sends a finished task's Data-In and status: Data-In PDUs of at most the initiator's
