@@ -4,7 +4,7 @@ BIN     := bin
 PKGS    := ./...
 PORT    ?= 3260
 
-.PHONY: all build run test unit deps conformance bench generate generate-check lint clean
+.PHONY: all build run test unit deps conformance xdp-conformance bench generate generate-check lint clean
 
 all: build
 
@@ -26,6 +26,10 @@ unit:
 
 conformance: build
 	tools/conformance.sh
+
+# libiscsi through the AF_XDP portal vs the kernel-TCP portal, in network namespaces (root; ~8 min; not in test).
+xdp-conformance: build
+	tools/xdp-conformance.sh
 
 bench: build
 	tools/bench.sh
