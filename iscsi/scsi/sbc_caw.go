@@ -112,20 +112,10 @@ func runOrWrite(_ *Target, l *lu, c *Command) {
 	if !l.checkRange(c, &a) || !l.checkXfer(c, &a) {
 		return
 	}
-	size := int(a.n << l.shift)
-	c.Needed = size
-	if a.n == 0 {
+	size, m, ok := l.beginExclusiveWrite(c, &a, desc)
+	if !ok {
 		return
 	}
-	if l.writeProtected(c) {
-		return
-	}
-	if len(c.DataOut) < size {
-		c.check(desc, KeyIllegalRequest, ASCInvalidFieldInIU)
-		return
-	}
-	m := l.rl.mask(a.lba, a.n)
-	l.rl.lock(m, true)
 	defer l.rl.unlock(m, true)
 	cur, ok := l.readBlocks(c, a.lba, a.n)
 	if !ok {
@@ -160,20 +150,28 @@ func runWriteAtomic(_ *Target, l *lu, c *Command) {
 	if !l.checkRange(c, &a) {
 		return
 	}
-	size := int(a.n << l.shift)
-	c.Needed = size
-	if a.n == 0 {
+	size, m, ok := l.beginExclusiveWrite(c, &a, desc)
+	if !ok {
 		return
 	}
-	if l.writeProtected(c) {
-		return
+	defer l.rl.unlock(m, true)
+	l.writeBlocks(c, a.lba, c.DataOut[:size], cdb[1]&0x08 != 0)
+}
+
+// beginExclusiveWrite does what ORWRITE and WRITE ATOMIC share once their range is checked: it sets Needed, answers
+// a zero-length transfer, a write-protected LU or short data, and takes the range lock exclusively. When ok, the
+// caller writes size bytes and releases the lock with l.rl.unlock(m, true).
+func (l *lu) beginExclusiveWrite(c *Command, a *rwArgs, desc bool) (size int, m uint64, ok bool) {
+	size = int(a.n << l.shift)
+	c.Needed = size
+	if a.n == 0 || l.writeProtected(c) {
+		return 0, 0, false
 	}
 	if len(c.DataOut) < size {
 		c.check(desc, KeyIllegalRequest, ASCInvalidFieldInIU)
-		return
+		return 0, 0, false
 	}
-	m := l.rl.mask(a.lba, a.n)
+	m = l.rl.mask(a.lba, a.n)
 	l.rl.lock(m, true)
-	defer l.rl.unlock(m, true)
-	l.writeBlocks(c, a.lba, c.DataOut[:size], cdb[1]&0x08 != 0)
+	return size, m, true
 }
