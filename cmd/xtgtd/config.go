@@ -78,6 +78,11 @@ type LUNConf struct {
 	// WriteBack selects write-back caching (WCE=1); default true for RAM, false (write-through) otherwise.
 	WriteBack *bool  `yaml:"write_back"`
 	Serial    string `yaml:"serial"`
+	// Removable reports removable media (INQUIRY RMB=1): PREVENT ALLOW MEDIUM REMOVAL and START STOP UNIT
+	// LOEJ eject/load take effect.
+	Removable bool `yaml:"removable"`
+	// PhysicalBlockExponent: 2^N logical blocks per physical block (READ CAPACITY(16) LBPPBE), 0..15.
+	PhysicalBlockExponent uint8 `yaml:"physical_block_exponent"`
 }
 
 func loadConfig(path string) (*Config, error) {
@@ -127,6 +132,9 @@ func (c *Config) validate() error {
 			}
 			if l.BlockSize != 0 && l.BlockSize != 512 && l.BlockSize != 4096 {
 				errs = append(errs, fmt.Errorf("target %q luns[%d]: block_size must be 512 or 4096", t.Name, j))
+			}
+			if l.PhysicalBlockExponent > 15 {
+				errs = append(errs, fmt.Errorf("target %q luns[%d]: physical_block_exponent must be 0..15", t.Name, j))
 			}
 		}
 		for _, ch := range []*CHAP{t.CHAP, t.MutualCHAP} {
@@ -216,7 +224,8 @@ func (l *LUNConf) writeBack() bool {
 // sameUnit reports whether a and b describe the same logical unit (a change in any of these re-creates it).
 func sameUnit(a, b LUNConf) bool {
 	return a.Backing == b.Backing && a.BlockSize == b.BlockSize && a.ReadOnly == b.ReadOnly &&
-		a.writeBack() == b.writeBack() && a.Serial == b.Serial
+		a.writeBack() == b.writeBack() && a.Serial == b.Serial && a.Removable == b.Removable &&
+		a.PhysicalBlockExponent == b.PhysicalBlockExponent
 }
 
 // sameAccess reports whether a and b admit the same initiators with the same credentials and alias.

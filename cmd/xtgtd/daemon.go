@@ -306,7 +306,8 @@ func addLU(dev *scsi.Target, tname string, num uint64, ls *lunState) error {
 		}
 	}
 	err := dev.AddLU(num, scsi.LUConfig{Backend: ls.be, BlockSize: lc.BlockSize, ReadOnly: lc.ReadOnly,
-		WriteBack: lc.writeBack(), Serial: lc.Serial, PRFile: pr})
+		WriteBack: lc.writeBack(), Serial: lc.Serial, PRFile: pr, Removable: lc.Removable,
+		PhysicalBlockExponent: lc.PhysicalBlockExponent})
 	if err != nil {
 		_ = ls.be.Close()
 		return fmt.Errorf("target %s lun %d: %w", tname, num, err)

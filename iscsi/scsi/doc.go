@@ -15,7 +15,12 @@
 // CACHE, READ CAPACITY 10/16, START STOP UNIT, PREVENT ALLOW MEDIUM REMOVAL,
 // logical block provisioning with UNMAP, WRITE SAME 10/16 and GET LBA STATUS,
 // COMPARE AND WRITE, ORWRITE(16), WRITE ATOMIC(16), SANITIZE, READ DEFECT
-// DATA 10/12, VPD pages B0h/B1h/B2h).
+// DATA 10/12, VPD pages B0h/B1h/B2h). A logical unit may be configured
+// removable (LUConfig.Removable: INQUIRY RMB, per-I_T-nexus medium removal
+// prevention, SBC-3 §5.15, and START STOP UNIT LOEJ eject/load, §5.25, after
+// which media-access commands report MEDIUM NOT PRESENT) and may report
+// several logical blocks per physical block (LUConfig.PhysicalBlockExponent,
+// READ CAPACITY(16) §5.16.2, VPD B0h granularities).
 //
 // The package knows nothing of the transport: a fabric (iSCSI, iSER) decodes
 // its PDUs, gathers write data into Command.DataOut and calls Target.Execute.

@@ -60,6 +60,10 @@ func (t *Target) Execute(c *Command) {
 			c.setSense(desc, &s)
 			return
 		}
+		if op.flags&fMedium != 0 && l.ejected.Load() {
+			c.check(desc, KeyNotReady, ASCMediumNotPresent)
+			return
+		}
 	}
 	op.run(t, l, c)
 }

@@ -38,6 +38,11 @@ type lu struct {
 	pr    prState
 	xcopy xcopyState
 
+	removable bool
+	lbppbe    uint8        // logical blocks per physical block exponent
+	ejected   atomic.Bool  // removable medium is not present
+	prevented atomic.Int32 // I_T nexuses with PREVENT set; guarded writes under mu
+
 	sanitizing  atomic.Bool   // a SANITIZE operation is running
 	sanProgress atomic.Uint32 // its progress, 0..65535
 	sanFailed   atomic.Bool   // the last SANITIZE failed (until EXIT FAILURE MODE)
@@ -48,7 +53,8 @@ type lu struct {
 
 // itState is the per-I_T-nexus state of one logical unit.
 type itState struct {
-	ua []ASC // pending unit attentions, oldest first; guarded by lu.mu
+	ua      []ASC // pending unit attentions, oldest first; guarded by lu.mu
+	prevent bool  // PREVENT ALLOW MEDIUM REMOVAL PREVENT=1; guarded by lu.mu
 }
 
 const maxUAs = 8
@@ -88,19 +94,24 @@ func newLU(num uint64, cfg LUConfig) (*lu, error) {
 	if cfg.MaxTransferBytes == 0 {
 		cfg.MaxTransferBytes = defaultMaxTransfer
 	}
+	if cfg.PhysicalBlockExponent > 15 {
+		return nil, fmt.Errorf("%w: physical block exponent %d", ErrBadLUConfig, cfg.PhysicalBlockExponent)
+	}
 	if cfg.MaxTransferBytes < cfg.BlockSize {
 		return nil, fmt.Errorf("%w: max transfer %d below block size", ErrBadLUConfig, cfg.MaxTransferBytes)
 	}
 	l := &lu{
-		num:      num,
-		be:       cfg.Backend,
-		bs:       cfg.BlockSize,
-		shift:    uint(bits.TrailingZeros32(cfg.BlockSize)),
-		readOnly: cfg.ReadOnly,
-		serial:   cfg.Serial,
-		naaOUI:   cfg.NAAOUI & 0xFFFFFF,
-		defWCE:   cfg.WriteBack,
-		its:      map[Nexus]*itState{},
+		num:       num,
+		be:        cfg.Backend,
+		bs:        cfg.BlockSize,
+		shift:     uint(bits.TrailingZeros32(cfg.BlockSize)),
+		readOnly:  cfg.ReadOnly,
+		serial:    cfg.Serial,
+		naaOUI:    cfg.NAAOUI & 0xFFFFFF,
+		defWCE:    cfg.WriteBack,
+		removable: cfg.Removable,
+		lbppbe:    cfg.PhysicalBlockExponent,
+		its:       map[Nexus]*itState{},
 	}
 	l.maxXfer = cfg.MaxTransferBytes >> l.shift
 	l.rl.init(l.shift)
@@ -136,6 +147,7 @@ func newLU(num uint64, cfg LUConfig) (*lu, error) {
 // reset returns the logical unit to its reset state. Mode parameters go
 // back to their defaults only on a cold reset (power on).
 func (l *lu) reset(cold bool) {
+	l.allowAll()
 	if cold {
 		l.wce.Store(l.defWCE)
 		l.dsense.Store(false)
@@ -231,6 +243,36 @@ func (st *itState) add(a ASC) {
 
 func (l *lu) dropNexus(n Nexus) {
 	l.mu.Lock()
+	if st := l.its[n]; st != nil && st.prevent {
+		l.prevented.Add(-1)
+	}
 	delete(l.its, n)
 	l.mu.Unlock()
+}
+
+// setPrevent records PREVENT ALLOW MEDIUM REMOVAL for nexus n.
+func (l *lu) setPrevent(n Nexus, on bool) {
+	l.touch(n)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	st := l.its[n]
+	if st == nil || st.prevent == on {
+		return
+	}
+	st.prevent = on
+	if on {
+		l.prevented.Add(1)
+	} else {
+		l.prevented.Add(-1)
+	}
+}
+
+// allowAll clears medium removal prevention for every nexus (resets).
+func (l *lu) allowAll() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, st := range l.its {
+		st.prevent = false
+	}
+	l.prevented.Store(0)
 }

@@ -64,6 +64,7 @@ const (
 	fAnyLUN  = 1 << iota // runs without a logical unit (l == nil)
 	fNoUA                // does not report pending unit attentions
 	fSAField             // an unknown service action is an invalid CDB field, not an invalid opcode
+	fMedium              // accesses the medium: NOT READY, MEDIUM NOT PRESENT once a removable medium is ejected
 )
 
 type handler func(t *Target, l *lu, c *Command)
@@ -210,4 +211,11 @@ func init() {
 			usage: []byte{0xA3, saReportOpcodes, 0x87, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, ctl}})
 	regSA(opMaintenanceOut, serviceAction{sa: saSetTPG, name: "SET TARGET PORT GROUPS", run: runSetTPG,
 		usage: []byte{0xA4, saSetTPG, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, ctl}})
+	for _, op := range []byte{opTestUnitReady, opReadCapacity10, opServiceActionIn16, opRead6, opRead10, opRead12,
+		opRead16, opWrite6, opWrite10, opWrite12, opWrite16, opWriteVerify10, opWriteVerify12, opWriteVerify16,
+		opVerify10, opVerify12, opVerify16, opPreFetch10, opPreFetch16, opSyncCache10, opSyncCache16,
+		opWriteSame10, opWriteSame16, opCompareAndWrite, opOrWrite16, opWriteAtomic16, opUnmap, opSanitize,
+		opExtendedCopy} {
+		opTable[op].flags |= fMedium
+	}
 }

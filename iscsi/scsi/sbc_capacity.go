@@ -37,7 +37,9 @@ func runReadCapacity16(_ *Target, l *lu, c *Command) {
 	}
 	binary.BigEndian.PutUint64(b[0:8], nb)
 	binary.BigEndian.PutUint32(b[8:12], l.bs)
-	// No protection, one logical block per physical block.
+	// No protection; LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT, lowest
+	// aligned LBA 0.
+	b[13] = l.lbppbe & 0x0F
 	if l.thin {
 		b[14] = 0x80 // LBPME
 		if l.lbprz {

@@ -75,7 +75,9 @@ func runCompareAndWrite(_ *Target, l *lu, c *Command) {
 	if l.writeProtected(c) {
 		return
 	}
-	if len(c.DataOut) < 2*size {
+	if len(c.DataOut) != 2*size {
+		// Too little or too much data: the NUMBER OF LOGICAL BLOCKS and
+		// the transfer disagree, so which blocks to compare is unknown.
 		c.check(desc, KeyIllegalRequest, ASCInvalidFieldInIU)
 		return
 	}

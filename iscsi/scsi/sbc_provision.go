@@ -190,7 +190,8 @@ func runWriteSame(_ *Target, l *lu, c *Command) {
 	}
 	var pattern []byte
 	if !ndob {
-		if len(c.DataOut) < int(l.bs) {
+		if len(c.DataOut) != int(l.bs) {
+			// WRITE SAME transfers exactly one logical block.
 			c.check(desc, KeyIllegalRequest, ASCInvalidFieldInIU)
 			return
 		}

@@ -59,8 +59,10 @@ const (
 	ASCCapacityDataChanged        ASC = 0x2A09
 	ASCCommandsClearedByAnother   ASC = 0x2F00
 	ASCSavingParamsUnsupported    ASC = 0x3900
+	ASCMediumNotPresent           ASC = 0x3A00
 	ASCReportedLUNsDataChanged    ASC = 0x3F0E
 	ASCInternalTargetFailure      ASC = 0x4400
+	ASCMediumRemovalPrevented     ASC = 0x5302
 )
 
 // Sense is a decoded or to-be-encoded sense data record.

@@ -89,6 +89,9 @@ func standardInquiry(l *lu) []byte {
 	b[5] = 0x08 | 0x30 // 3PC: EXTENDED COPY; TPGS 11b: implicit and explicit ALUA
 	b[7] = 0x02        // CMDQUE
 	if l != nil {
+		if l.removable {
+			b[1] = 0x80 // RMB
+		}
 		copy(b[8:16], l.vendor[:])
 		copy(b[16:32], l.product[:])
 		copy(b[32:36], l.rev[:])
@@ -167,16 +170,17 @@ func vpdExtendedPage(l *lu) []byte {
 func vpdBlockLimitsPage(l *lu) []byte {
 	p := make([]byte, 0x3C)
 	// bytes relative to the page start minus 4
-	binary.BigEndian.PutUint16(p[2:4], 1)           // OPTIMAL TRANSFER LENGTH GRANULARITY
-	binary.BigEndian.PutUint32(p[4:8], l.maxXfer)   // MAXIMUM TRANSFER LENGTH
-	binary.BigEndian.PutUint32(p[8:12], l.maxXfer)  // OPTIMAL TRANSFER LENGTH
-	binary.BigEndian.PutUint32(p[12:16], l.maxXfer) // MAXIMUM PREFETCH LENGTH
-	p[0] = 0x01                                     // WSNZ
-	p[1] = maxCompareAndWriteBlocks                 // MAXIMUM COMPARE AND WRITE LENGTH
+	pbBlocks := uint32(1) << l.lbppbe                    // logical blocks per physical block
+	binary.BigEndian.PutUint16(p[2:4], uint16(pbBlocks)) // OPTIMAL TRANSFER LENGTH GRANULARITY
+	binary.BigEndian.PutUint32(p[4:8], l.maxXfer)        // MAXIMUM TRANSFER LENGTH
+	binary.BigEndian.PutUint32(p[8:12], l.maxXfer)       // OPTIMAL TRANSFER LENGTH
+	binary.BigEndian.PutUint32(p[12:16], l.maxXfer)      // MAXIMUM PREFETCH LENGTH
+	p[0] = 0x01                                          // WSNZ
+	p[1] = maxCompareAndWriteBlocks                      // MAXIMUM COMPARE AND WRITE LENGTH
 	if l.thin {
 		binary.BigEndian.PutUint32(p[16:20], maxUnmapLBAs)
 		binary.BigEndian.PutUint32(p[20:24], maxUnmapDescriptors)
-		binary.BigEndian.PutUint32(p[24:28], 1) // OPTIMAL UNMAP GRANULARITY
+		binary.BigEndian.PutUint32(p[24:28], pbBlocks) // OPTIMAL UNMAP GRANULARITY
 	}
 	binary.BigEndian.PutUint64(p[32:40], maxWriteSameBlocks)
 	binary.BigEndian.PutUint32(p[40:44], l.maxAtomic()) // MAXIMUM ATOMIC TRANSFER LENGTH

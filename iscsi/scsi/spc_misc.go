@@ -32,11 +32,36 @@ func runRequestSense(_ *Target, l *lu, c *Command) {
 	c.putIn(b, alloc)
 }
 
-// runStartStopUnit accepts every power condition; the medium is not
-// removable so LOEJ has no effect (SBC-3 §5.25).
+// runStartStopUnit accepts every power condition (SBC-3 §5.25). On a
+// removable unit, LOEJ=1 with POWER CONDITION 0 ejects (START=0) or loads
+// (START=1) the medium unless some I_T nexus prevents medium removal; on a
+// fixed unit LOEJ has no effect.
 func runStartStopUnit(_ *Target, l *lu, c *Command) {
-	if pc := c.CDB[4] >> 4; pc != 0 && pc != 1 && pc != 2 && pc != 3 && pc != 7 && pc != 0xA && pc != 0xB {
+	pc := c.CDB[4] >> 4
+	if pc != 0 && pc != 1 && pc != 2 && pc != 3 && pc != 7 && pc != 0xA && pc != 0xB {
 		c.invalidCDB(l.desc(), 4, 7)
+		return
+	}
+	if l.removable && pc == 0 && c.CDB[4]&0x02 != 0 {
+		if l.prevented.Load() > 0 {
+			c.check(l.desc(), KeyIllegalRequest, ASCMediumRemovalPrevented)
+			return
+		}
+		if c.CDB[4]&0x01 != 0 {
+			l.ejected.Store(false)
+			return
+		}
+		if !l.ejected.Load() {
+			if err := l.be.Flush(); err != nil {
+				c.check(l.desc(), KeyMediumError, ASCWriteError)
+				return
+			}
+		}
+		l.ejected.Store(true)
+		return
+	}
+	if l.ejected.Load() {
+		// Spinning up or down needs no medium; there is nothing to flush.
 		return
 	}
 	if c.CDB[4]&0x04 == 0 && c.CDB[4]&0x01 == 0 {
@@ -47,8 +72,19 @@ func runStartStopUnit(_ *Target, l *lu, c *Command) {
 	}
 }
 
-// runPreventAllow succeeds: the medium is not removable.
-func runPreventAllow(_ *Target, l *lu, c *Command) {}
+// runPreventAllow records the PREVENT bit of this I_T nexus on a removable
+// unit (SBC-3 §5.15; SPC-4 §6.13); on a fixed unit it has no effect. The
+// obsolete media changer values (PREVENT 1xb) are invalid.
+func runPreventAllow(_ *Target, l *lu, c *Command) {
+	if !l.removable {
+		return
+	}
+	if c.CDB[4]&0x02 != 0 {
+		c.invalidCDB(l.desc(), 4, 1)
+		return
+	}
+	l.setPrevent(c.Nexus, c.CDB[4]&0x01 != 0)
+}
 
 // runReportLUNs implements REPORT LUNS (SPC-4 §6.33): SELECT REPORT 00h and
 // 02h list every logical unit, 01h the (absent) well-known ones.

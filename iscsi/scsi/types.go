@@ -112,6 +112,14 @@ type LUConfig struct {
 	// when an initiator sets APTPL (SPC-4 §5.9.5); it is loaded by AddLU.
 	// Empty means persistence across power loss is not supported.
 	PRFile string
+	// Removable reports RMB=1 in standard INQUIRY data: PREVENT ALLOW
+	// MEDIUM REMOVAL is tracked per I_T nexus and START STOP UNIT with LOEJ
+	// ejects and loads the (emulated) medium (SBC-3 §5.15, §5.25).
+	Removable bool
+	// PhysicalBlockExponent is the LOGICAL BLOCKS PER PHYSICAL BLOCK
+	// EXPONENT reported by READ CAPACITY(16): 1<<exp logical blocks share a
+	// physical block (SBC-3 §5.16.2). At most 15.
+	PhysicalBlockExponent uint8
 }
 
 // Command is one SCSI command and its outcome.

@@ -218,7 +218,7 @@ func run(bin string, port, port2 int, out string, minPass int, suiteTimeout time
 	if only != "" {
 		suites = strings.Split(only, ",")
 	}
-	const iqn = "iqn.2026-11.dev.xtgt:default"
+	const iqn = mainIQN
 	if port == 0 {
 		port = freePort()
 	}
@@ -234,6 +234,15 @@ func run(bin string, port, port2 int, out string, minPass int, suiteTimeout time
 		port2 = -1 // one portal: the one under test
 	}
 	args := []string{"--portal", portal, "--lun", "ram:1G", "--log-level", "info"}
+	withProps := !overridesTargets(extra)
+	if withProps {
+		cfgPath, err := writeConfig(out)
+		if err != nil {
+			return err
+		}
+		args = []string{"--portal", portal, "--config", cfgPath, "--state-dir", filepath.Join(out, "xtgt-state"),
+			"--log-level", "info"}
+	}
 	if port2 > 0 {
 		args = append(args, "--portal", net.JoinHostPort(host, fmt.Sprint(port2)))
 	}
@@ -276,7 +285,12 @@ func run(bin string, port, port2 int, out string, minPass int, suiteTimeout time
 	if port2 > 0 {
 		mpURL = fmt.Sprintf("iscsi://%s/%s/0", net.JoinHostPort(host, fmt.Sprint(port2)), iqn)
 	}
-	all, err := runSuites(suites, url, mpURL, out, suiteTimeout, d.alive, func() error {
+	var extraBase string
+	if withProps {
+		extraBase = fmt.Sprintf("iscsi://%s/%s", net.JoinHostPort(host, fmt.Sprint(port)), extraIQN)
+	}
+	urls := func(s string) string { return urlFor(s, url, extraBase) }
+	all, err := runSuites(suites, urls, mpURL, out, suiteTimeout, d.alive, func() error {
 		d, err = startDaemon(bin, args, logPath, port)
 		return err
 	})
@@ -307,9 +321,9 @@ func report(all []result, out string, minPass int) error {
 	return nil
 }
 
-// runSuites runs each suite against url (and mpURL as the second path of MultipathIO), restarting the target
+// runSuites runs each suite against url(suite) (and mpURL as the second path of MultipathIO), restarting the target
 // through restart when alive says it died.
-func runSuites(suites []string, url, mpURL, out string, timeout time.Duration, alive func() bool, restart func() error) ([]result, error) {
+func runSuites(suites []string, url func(suite string) string, mpURL, out string, timeout time.Duration, alive func() bool, restart func() error) ([]result, error) {
 	var all []result
 	for _, s := range suites {
 		if !alive() {
@@ -317,7 +331,7 @@ func runSuites(suites []string, url, mpURL, out string, timeout time.Duration, a
 				return nil, err
 			}
 		}
-		cuArgs := []string{"--dataloss", "--allow-sanitize", "-t", s, url}
+		cuArgs := []string{"--dataloss", "--allow-sanitize", "-t", s, url(s)}
 		if strings.HasSuffix(s, "MultipathIO") && mpURL != "" {
 			cuArgs = append(cuArgs, mpURL)
 		}
@@ -354,7 +368,7 @@ func runTGT(suites []string, out string, timeout time.Duration) error {
 		return err
 	}
 	defer func() { d.Stop() }()
-	all, err := runSuites(suites, d.URL(), "", out, timeout, d.Alive, func() error {
+	all, err := runSuites(suites, func(string) string { return d.URL() }, "", out, timeout, d.Alive, func() error {
 		d.Stop()
 		d, err = start()
 		return err
