@@ -67,15 +67,27 @@ type task struct {
 
 var taskPool = sync.Pool{New: func() any { return new(task) }}
 
+// leaveWindow frees the task's slot in the CmdSN window (once).
+func (t *task) leaveWindow() {
+	if t.counted {
+		t.c.sess.outstanding.Add(-1)
+		t.counted = false
+	}
+}
+
+// drop forgets a task that will get no response and releases it (receive goroutine only).
+func (c *conn) drop(t *task) {
+	c.sess.removeTask(t)
+	t.state.Store(taskDone)
+	t.release()
+}
+
 func (t *task) release() {
 	if t.buf != nil {
 		putBuf(t.buf)
 		t.buf = nil
 	}
-	if t.counted {
-		t.c.sess.outstanding.Add(-1)
-		t.counted = false
-	}
+	t.leaveWindow()
 	t.c = nil
 	t.abortWG = nil
 	if t.abortClosed {
@@ -178,9 +190,7 @@ const maxTaskData = 16 << 20
 // failTask drops a task on a protocol error; ErrorRecoveryLevel 0 ends the connection.
 func (c *conn) failTask(t *task, h pdu.BHS, err error) error {
 	c.reject(h, pdu.RejectProtocolError)
-	c.sess.removeTask(t)
-	t.state.Store(taskDone)
-	t.release()
+	c.drop(t)
 	return err
 }
 
@@ -202,13 +212,9 @@ func (c *conn) failData(t *task, h pdu.BHS, why error) error {
 
 // refuse ends a task that never reached SCSI with CHECK CONDITION and the given sense.
 func (c *conn) refuse(t *task, sn scsi.Sense) {
-	ss := c.sess
-	ss.removeTask(t)
+	c.sess.removeTask(t)
 	t.state.Store(taskDone)
-	if t.counted {
-		ss.outstanding.Add(-1)
-		t.counted = false
-	}
+	t.leaveWindow()
 	cmd := &t.cmd
 	cmd.Status = scsi.CheckCondition
 	cmd.Sense = sn.AppendFixed(cmd.SenseBuf[:0])
@@ -220,16 +226,11 @@ func (c *conn) refuse(t *task, sn scsi.Sense) {
 // dataError handles a failed data segment read: a bad data digest is answered with a Reject and the task is
 // dropped (the initiator will see it time out or retry); anything else ends the connection.
 func (c *conn) dataError(t *task, h pdu.BHS, err error) error {
+	c.drop(t)
 	if errors.Is(err, pdu.ErrDataDigest) {
 		c.reject(h, pdu.RejectDataDigest)
-		c.sess.removeTask(t)
-		t.state.Store(taskDone)
-		t.release()
 		return nil
 	}
-	c.sess.removeTask(t)
-	t.state.Store(taskDone)
-	t.release()
 	return err
 }
 
@@ -323,9 +324,7 @@ func (c *conn) handleDataOut(h pdu.BHS) error {
 func (c *conn) execute(t *task) {
 	if t.aborted.Load() {
 		// Aborted by another session's TMF while its data was arriving.
-		c.sess.removeTask(t)
-		t.state.Store(taskDone)
-		t.release()
+		c.drop(t)
 		return
 	}
 	if !t.state.CompareAndSwap(taskCollecting, taskExecuting) {
@@ -372,12 +371,9 @@ func (c *conn) run(t *task) {
 		cmd.DataIn = t.buf.b[:t.edtl]
 	}
 	ss.target.SCSI.Execute(cmd)
-	if t.counted {
-		// The command leaves the CmdSN window before its response is queued, so the MaxCmdSN sent with the
-		// response already reflects the freed slot.
-		ss.outstanding.Add(-1)
-		t.counted = false
-	}
+	// The command leaves the CmdSN window before its response is queued, so the MaxCmdSN sent with the
+	// response already reflects the freed slot.
+	t.leaveWindow()
 	ss.mu.Lock()
 	t.state.Store(taskDone)
 	if ss.tasks[t.itt] == t {
