@@ -50,7 +50,7 @@ func (c *Conn) processAck(s *Segment) bool {
 		}
 		c.sndUna = ack
 		c.unaIdx += uint64(dataAcked)
-		c.sb.tail.Store(c.unaIdx)
+		c.freeAcked()
 		if c.sndNxt.LT(ack) {
 			c.sndNxt = ack
 		}
@@ -146,7 +146,7 @@ func (c *Conn) onDupAck() {
 // RFC 5827 §3.1).
 func (c *Conn) dupThresh() int {
 	segs := (c.flight() + c.sndMSS - 1) / c.sndMSS
-	unsent := c.sb.head.Load() > c.idxOfSeq(c.sndMax)
+	unsent := c.sq.head.Load() > c.idxOfSeq(c.sndMax)
 	if segs < 4 && !unsent {
 		return max(segs-1, 1)
 	}

@@ -5,18 +5,18 @@ import (
 )
 
 // steady sets up an established connection and prebuilt in-order data frames and ACKs.
-func steady(t *testing.T, rounds int) (h *harness, c *Conn, data, acks [][]byte, iss Seq) {
+func steady(t *testing.T, rounds int) (h *harness, c *Conn, data, acks []TxFrame, iss Seq) {
 	h = newHarness(t, func(c *Config) { c.DelayedAck = -1 })
 	c, iss = h.open(1000, true)
 	payload := make([]byte, 1448)
 	seq := Seq(1001)
 	for i := 0; i < rounds; i++ {
-		data = append(data, h.frame(segSpec{seq: seq, ack: iss + 1, flags: FlagACK, opts: tsOpt(200+uint32(i), 0), payload: payload[:1436]}))
+		data = append(data, TxFrame{Buf: h.frame(segSpec{seq: seq, ack: iss + 1, flags: FlagACK, opts: tsOpt(200+uint32(i), 0), payload: payload[:1436]})})
 		seq = seq.Add(1436)
 	}
 	for i := 0; i < rounds; i++ {
-		acks = append(acks, h.frame(segSpec{seq: seq, ack: iss + 1 + Seq((i+1)*c.sndMSS), flags: FlagACK,
-			opts: tsOpt(100000+uint32(i), 0), wnd: 65535}))
+		acks = append(acks, TxFrame{Buf: h.frame(segSpec{seq: seq, ack: iss + 1 + Seq((i+1)*c.sndMSS), flags: FlagACK,
+			opts: tsOpt(100000+uint32(i), 0), wnd: 65535})})
 	}
 	return
 }
@@ -53,7 +53,7 @@ func TestSteadyStateNoAllocs(t *testing.T) {
 	payload := make([]byte, c.sndMSS)
 	j := 0
 	tx := func() {
-		c.sb.write(payload)
+		c.queueData(payload)
 		c.onKick()
 		h.step()
 		n := h.peer.Receive(frames)

@@ -67,7 +67,7 @@ type Conn struct {
 	Stats    ConnStats
 
 	// Application <-> engine.
-	sb            *byteRing     // send buffer (app produces)
+	sq            *sendQueue    // send stream (app queues, engine takes)
 	rq            *spsc[[]byte] // delivered payload views (engine produces)
 	rel           *spsc[[]byte] // released views (app produces)
 	readable      chan struct{} // cap 1

@@ -217,7 +217,7 @@ func TestCraftedRetransmitAndFastRetransmit(t *testing.T) {
 	for i := range data {
 		data[i] = byte(i)
 	}
-	c.sb.write(data)
+	c.queueData(data)
 	c.onKick()
 	h.step()
 	segs := h.out()
@@ -259,7 +259,7 @@ func TestCraftedZeroWindowProbe(t *testing.T) {
 		fixCsum(b, off)
 	}})
 	c := <-h.l.accept
-	c.sb.write([]byte("hello"))
+	c.queueData([]byte("hello"))
 	c.onKick()
 	h.step()
 	if s := h.out(); len(s) != 0 {

@@ -36,7 +36,8 @@ type Engine struct {
 
 	rx       [][]byte
 	relq     [][]byte
-	txq      [][]byte
+	txq      []TxFrame
+	retq     [][]byte // acknowledged kept frames to return to the link
 	txFree   [][]byte
 	txTmp    [][]byte
 	seg      Segment
@@ -44,8 +45,12 @@ type Engine struct {
 	fireFn   func(*timerEntry)
 	mss      int // advertised receive MSS (IPv4); IPv6 is 20 less
 	csumMode int
-	chalSec  int64
-	chalN    int
+	txCsum   bool // the link completes TCP checksums
+	// Kept (retained) data frames across connections, bounded so that ACKs and
+	// retransmissions always find transmit buffers.
+	retained, maxRetained int
+	chalSec               int64
+	chalN                 int
 
 	kicks   chan *Conn
 	cmds    chan func()
@@ -78,7 +83,8 @@ func NewEngine(link Link, cfg Config) (*Engine, error) {
 		rng:       mrand.New(mrand.NewChaCha8(seed)),
 		rx:        make([][]byte, rxBatch),
 		relq:      make([][]byte, 0, 4*rxBatch),
-		txq:       make([][]byte, 0, txBatch),
+		txq:       make([]TxFrame, 0, txBatch),
+		retq:      make([][]byte, 0, txBatch),
 		txFree:    make([][]byte, 0, txBatch),
 		txTmp:     make([][]byte, txBatch),
 		kicks:     make(chan *Conn, 4096),
@@ -91,6 +97,11 @@ func NewEngine(link Link, cfg Config) (*Engine, error) {
 	e.mss = min(mtuMSS, frameMSS+20)
 	if e.mss < 536 {
 		return nil, fmt.Errorf("tcp: link frame size %d / mtu %d too small", link.FrameSize(), link.MTU())
+	}
+	e.txCsum = link.TxChecksumOffload()
+	e.maxRetained = link.TxCapacity() * 3 / 4
+	if e.maxRetained < 8 {
+		return nil, fmt.Errorf("tcp: link has %d transmit buffers, too few", link.TxCapacity())
 	}
 	e.fireFn = func(t *timerEntry) { t.conn.onTimer() }
 	switch {
@@ -249,10 +260,28 @@ func (e *Engine) txBuf() []byte {
 }
 
 // send queues a built frame.
-func (e *Engine) send(f []byte) {
+func (e *Engine) send(f TxFrame) {
 	e.txq = append(e.txq, f)
 	if len(e.txq) == cap(e.txq) {
 		e.flushTx()
+	}
+}
+
+// returnFrame queues an acknowledged kept frame for return to the link.
+func (e *Engine) returnFrame(f []byte) {
+	e.retained--
+	e.Stats.KeptFrames.Add(-1)
+	e.retq = append(e.retq, f)
+	if len(e.retq) == cap(e.retq) {
+		e.flushReturns()
+	}
+}
+
+func (e *Engine) flushReturns() {
+	if len(e.retq) > 0 {
+		e.link.ReturnTx(e.retq)
+		clear(e.retq)
+		e.retq = e.retq[:0]
 	}
 }
 
@@ -270,6 +299,7 @@ func (e *Engine) flushTx() {
 
 func (e *Engine) flush() {
 	e.flushTx()
+	e.flushReturns()
 	if len(e.relq) > 0 {
 		e.link.Release(e.relq)
 		clear(e.relq)

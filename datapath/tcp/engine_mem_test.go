@@ -32,7 +32,16 @@ type pair struct {
 
 func newPair(t *testing.T, mut func(a, b *tcp.Config)) *pair {
 	t.Helper()
+	return newPairLinks(t, nil, mut)
+}
+
+// newPairLinks is newPair with a hook to configure the links before the engines see them.
+func newPairLinks(t *testing.T, links func(a, b *memlink.Link), mut func(a, b *tcp.Config)) *pair {
+	t.Helper()
 	la, lb := memlink.NewPair(macA, macB, 8192, 2048, 1500)
+	if links != nil {
+		links(la, lb)
+	}
 	ca := tcp.Config{Addrs: []netip.Addr{ipA}, Resolve: func(netip.Addr) (tcp.MAC, error) { return macB, nil }}
 	cb := tcp.Config{Addrs: []netip.Addr{ipB}, Resolve: func(netip.Addr) (tcp.MAC, error) { return macA, nil }}
 	if mut != nil {

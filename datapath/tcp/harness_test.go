@@ -105,7 +105,7 @@ func (h *harness) inject(s segSpec) {
 }
 
 func (h *harness) injectRaw(f []byte) {
-	h.peer.Transmit([][]byte{f})
+	h.peer.Transmit([]TxFrame{{Buf: f}})
 	h.step()
 }
 
@@ -184,4 +184,11 @@ func (h *harness) open(isn Seq, withOpts bool) (*Conn, Seq) {
 		h.t.Fatal("handshake did not complete")
 	}
 	return nil, 0
+}
+
+// queueData queues b on c's send stream as borrowed application data, as Writev does (the test
+// keeps b unchanged until the engine has taken it).
+func (c *Conn) queueData(b []byte) {
+	c.sq.pend.push(pendBuf{b: b})
+	c.sq.head.Add(uint64(len(b)))
 }

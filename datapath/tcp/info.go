@@ -39,7 +39,7 @@ func (c *Conn) Info() ConnInfo {
 			SRTT: time.Duration(c.srtt), RTTVar: time.Duration(c.rttvar), RTO: time.Duration(c.rto),
 			InRecovery: c.inRecovery, Sacked: c.sackedBytes(), OutOfOrder: len(c.ooo),
 			Timestamps: c.tsOK, SACK: c.sackOK, WindowScal: c.wsOK, Backoff: c.backoff, Retries: c.retries,
-			Buffered: int(c.sb.head.Load() - c.unaIdx)}
+			Buffered: int(c.sq.head.Load() - c.unaIdx)}
 	})
 	return i
 }

@@ -17,7 +17,7 @@ func (e *Engine) newConn(key connKey, peer MAC) *Conn {
 		key:      key,
 		v6:       key.laddr.Is6(),
 		peerMAC:  peer,
-		sb:       newByteRing(cfg.SendBuffer),
+		sq:       newSendQueue(stageBytes, pendSlots),
 		readable: make(chan struct{}, 1),
 		writable: make(chan struct{}, 1),
 		estab:    make(chan struct{}),
@@ -68,6 +68,7 @@ func (c *Conn) remove(err error) {
 	e.wheel.disarm(&c.timer)
 	c.rtoAt, c.persistAt, c.keepAt, c.delackAt, c.twAt, c.tlpAt = 0, 0, 0, 0, 0, 0
 	c.releaseOOO()
+	c.freeSend()
 	c.drainReleases()
 	if c.appClosed.Load() || c.listener != nil && !c.accepted.Load() {
 		c.drainQueue()
@@ -147,11 +148,11 @@ func (c *Conn) onKick() {
 		switch c.state {
 		case StateEstablished:
 			c.finQueued = true
-			c.finIdx = c.sb.head.Load()
+			c.finIdx = c.sq.head.Load()
 			c.setState(StateFinWait1)
 		case StateCloseWait:
 			c.finQueued = true
-			c.finIdx = c.sb.head.Load()
+			c.finIdx = c.sq.head.Load()
 			c.setState(StateLastAck)
 		}
 	}

@@ -1,6 +1,10 @@
 package tcp
 
-import "time"
+import (
+	"time"
+
+	"github.com/xtgt/xtgt/datapath/link"
+)
 
 // Link is the engine's view of one network queue (an AF_XDP socket, an AF_PACKET socket, or an
 // in-memory pipe). It is batch-shaped and owned by one engine goroutine, except Wake.
@@ -16,11 +20,18 @@ type Link interface {
 	// TxBuffers stores up to len(bufs) empty transmit buffers of FrameSize bytes and returns how
 	// many; it does not block. Every buffer obtained must be passed to Transmit or ReturnTx.
 	TxBuffers(bufs [][]byte) int
-	// Transmit queues the frames (TxBuffers resliced to the frame length) for sending. The link
-	// owns them afterwards.
-	Transmit(frames [][]byte) error
-	// ReturnTx gives back unused transmit buffers.
+	// Transmit queues the frames for sending. The link owns a frame's buffer afterwards unless
+	// the frame is marked Keep.
+	Transmit(frames []TxFrame) error
+	// ReturnTx gives back transmit buffers: unused ones, and kept ones once the engine is done
+	// with them (the link defers their reuse until its own transmission of them completed).
 	ReturnTx(bufs [][]byte)
+	// TxCapacity is the number of transmit buffers the link has; the engine keeps at most a
+	// share of them for retransmission.
+	TxCapacity() int
+	// TxChecksumOffload reports that the link completes TCP checksums on request
+	// (TxFrame.CsumStart/CsumOffset), as a NIC does for the kernel's CHECKSUM_PARTIAL.
+	TxChecksumOffload() bool
 	// Wait blocks until frames may be received, Wake is called, or timeout passes.
 	Wait(timeout time.Duration) error
 	// Wake interrupts Wait; it is safe from any goroutine.
@@ -34,3 +45,7 @@ type Link interface {
 	// RxChecksumVerified reports that the link has verified TCP checksums of received frames.
 	RxChecksumVerified() bool
 }
+
+// TxFrame is one frame for Link.Transmit (Keep: a retained data segment; CsumStart/CsumOffset:
+// checksum completion request).
+type TxFrame = link.TxFrame

@@ -10,8 +10,12 @@ import (
 type Config struct {
 	Logger     *slog.Logger
 	Addrs      []netip.Addr // local addresses the engine answers for (required)
-	SendBuffer int          // per-connection send buffer bytes (default 1 MiB)
-	RecvBuffer int          // per-connection receive window bytes (default 1 MiB)
+	SendBuffer int          // per-connection unacknowledged bytes in flight (default 1 MiB)
+	// StageMax is the largest write buffer copied into the connection's staging ring so that
+	// the write returns at once (default 16 KiB; negative: none). Larger buffers are copied by
+	// the engine straight into transmit frames, and the write waits for that.
+	StageMax   int
+	RecvBuffer int // per-connection receive window bytes (default 1 MiB)
 	// CongestionControl is "cubic" (default) or "newreno".
 	CongestionControl string
 	DisableSACK       bool
@@ -57,6 +61,9 @@ func (c *Config) withDefaults() Config {
 	}
 	def(&d.SendBuffer, 1<<20)
 	def(&d.RecvBuffer, 1<<20)
+	if d.StageMax == 0 {
+		d.StageMax = 16 << 10
+	}
 	def(&d.MaxRetries, 15)
 	def(&d.SynRetries, 5)
 	def(&d.SynBacklog, 256)

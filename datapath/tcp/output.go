@@ -58,7 +58,7 @@ func (e *Engine) sendReset(s *Segment) {
 	off, total := writeHeaders(buf, v6, e.mac, s.SrcMAC, s.Dst, s.Src, &f, 0, 0, uint16(e.rng.Uint32()))
 	finishChecksum(buf, off, total, v6, s.Dst, s.Src)
 	e.Stats.RSTsOut.Add(1)
-	e.send(buf[:total])
+	e.send(TxFrame{Buf: buf[:total]})
 }
 
 // windowField computes the window to advertise and updates rcvAdv (never shrinking the
@@ -173,9 +173,23 @@ func (c *Conn) emit(flags uint8, seq Seq, n int) bool {
 		f.Window = c.windowField(flags&FlagSYN != 0)
 	}
 	off, total := writeHeaders(buf, c.v6, e.mac, c.peerMAC, c.key.laddr, c.key.raddr, &f, optLen, n, uint16(seq))
-	var psum uint64
+	sc := sumCopier{on: !e.txCsum}
+	keep := false
 	if n > 0 {
-		psum = c.sb.copyOutSum(buf[total-n:total], c.idxOfSeq(seq))
+		pay := buf[total-n : total : total]
+		idx := c.idxOfSeq(seq)
+		if idx >= c.sq.taken.Load() {
+			// New data: its one copy, from the application's buffer into the frame, which
+			// is kept for retransmission.
+			c.sq.takeNew(pay, &sc)
+			c.retainSeg(idx, pay, buf)
+			keep = true
+			if c.sbWaiting.Load() {
+				notify(c.writable)
+			}
+		} else {
+			c.sq.copySent(pay, idx, &sc)
+		}
 	}
 	// The TCP header+options length is a multiple of 4, so the payload starts at an even offset.
 	seg := buf[off:total]
@@ -187,10 +201,17 @@ func (c *Conn) emit(flags uint8, seq Seq, n int) bool {
 		sa, da := c.key.laddr.As4(), c.key.raddr.As4()
 		s = pseudoSum(sa[:], da[:], len(seg))
 	}
-	s = checksumAdd(s, seg[:len(seg)-n])
-	s = checksumCombine(s, psum)
-	binary.BigEndian.PutUint16(seg[tcpChecksumOffset:], ^checksumFold(s))
-	e.send(buf[:total])
+	tf := TxFrame{Buf: buf[:total], Keep: keep}
+	if e.txCsum {
+		// CHECKSUM_PARTIAL style: the link sums from the TCP header on.
+		binary.BigEndian.PutUint16(seg[tcpChecksumOffset:], checksumFold(s))
+		tf.CsumStart, tf.CsumOffset = uint16(off), tcpChecksumOffset
+	} else {
+		s = checksumAdd(s, seg[:len(seg)-n])
+		s = checksumCombine(s, sc.sum)
+		binary.BigEndian.PutUint16(seg[tcpChecksumOffset:], ^checksumFold(s))
+	}
+	e.send(tf)
 	c.Stats.SegsOut.Add(1)
 	if flags&FlagACK != 0 {
 		c.lastAckSent = c.rcvNxt
@@ -276,7 +297,7 @@ func (c *Conn) output() {
 				c.armTLP()
 			}
 		}()
-		head := c.sb.head.Load()
+		head := c.sq.head.Load()
 		if c.finQueued {
 			head = c.finIdx
 		}
@@ -287,6 +308,15 @@ func (c *Conn) output() {
 			}
 			avail := int(head - nxtIdx)
 			lim := c.dataLimit()
+			if taken := c.sq.taken.Load(); nxtIdx < taken {
+				avail = min(avail, int(taken-nxtIdx)) // a resend never runs into new data
+			} else {
+				if e.retained >= e.maxRetained {
+					e.markDirty(c) // other connections hold the kept frames: retry soon
+					break
+				}
+				lim = min(lim, e.cfg.SendBuffer-int(taken-c.unaIdx))
+			}
 			if c.sndNxt.LT(c.sndMax) && c.nSacked > 0 {
 				if skip, room := c.sackSkip(c.sndNxt); skip != c.sndNxt {
 					c.sndNxt = skip

@@ -109,7 +109,7 @@ func FuzzSegmentInput(f *testing.F) {
 		}
 		h := newHarness(t, func(c *Config) { c.DelayedAck = -1 })
 		c, iss := h.open(1000, true)
-		c.sb.write(make([]byte, 5000))
+		c.queueData(make([]byte, 5000))
 		c.onKick()
 		h.step()
 		h.out()
@@ -134,25 +134,69 @@ func FuzzSegmentInput(f *testing.F) {
 	})
 }
 
-func TestCopySum(t *testing.T) {
+// TestSendQueueCopySum checks the one-copy paths of the send queue: new data taken from queued
+// pieces of odd and even lengths (staged and borrowed), and resends copied out of the retained
+// frames, each with the fused checksum equal to a plain sum of the same bytes.
+func TestSendQueueCopySum(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	ring := newByteRing(4096)
-	data := make([]byte, 3000)
+	data := make([]byte, 9000)
 	for i := range data {
 		data[i] = byte(r.Uint32())
 	}
-	for _, start := range []uint64{0, 1, 2, 3, 4093, 4094, 4095, 1000, 2047, 2048, 3000, 3001, 3500, 3502} {
-		ring.head.Store(start)
-		ring.tail.Store(start)
-		ring.write(data)
-		for _, n := range []int{0, 1, 2, 3, 31, 33, 1448, 1449, 2000, 3000} {
-			dst := make([]byte, n)
-			got := checksumFold(ring.copyOutSum(dst, start))
-			if !bytes.Equal(dst, data[:n]) {
-				t.Fatalf("start %d n %d: copy differs", start, n)
+	for _, pieces := range [][]int{{9000}, {1, 2, 3, 4093, 4901}, {1447, 1, 1449, 6103}, {7, 8993}} {
+		for _, segLen := range []int{1, 3, 1448, 1449, 2000} {
+			q := newSendQueue(4096, 64)
+			at := 0
+			for k, n := range pieces {
+				p := data[at : at+n]
+				if k%2 == 1 && n <= 4096 {
+					a, b, ok := q.stage.put(p)
+					if !ok {
+						t.Fatal("stage full")
+					}
+					q.pend.push(pendBuf{b: a, staged: true})
+					if b != nil {
+						q.pend.push(pendBuf{b: b, staged: true})
+					}
+				} else {
+					q.pend.push(pendBuf{b: p})
+				}
+				q.head.Add(uint64(n))
+				at += n
+				// Take what is queued so far in segments, as the engine does.
+				for q.taken.Load()+uint64(segLen) <= q.head.Load() {
+					idx := q.taken.Load()
+					dst := make([]byte, segLen)
+					sc := sumCopier{on: true}
+					q.takeNew(dst, &sc)
+					if !bytes.Equal(dst, data[idx:idx+uint64(segLen)]) {
+						t.Fatalf("pieces %v seg %d: take at %d differs", pieces, segLen, idx)
+					}
+					if got, want := checksumFold(sc.sum), checksumFold(checksumAdd(0, dst)); got != want {
+						t.Fatalf("pieces %v seg %d: take at %d sum %#x want %#x", pieces, segLen, idx, got, want)
+					}
+					q.segs.push(retSeg{idx: idx, data: dst, frame: dst})
+				}
 			}
-			if want := checksumFold(checksumAdd(0, data[:n])); got != want {
-				t.Fatalf("start %d n %d: sum %#x want %#x", start, n, got, want)
+			if q.stage.tail.Load() > q.stage.head.Load() {
+				t.Fatal("stage freed past its head")
+			}
+			sent := q.taken.Load()
+			for _, start := range []uint64{0, 1, 2, uint64(segLen) - 1, uint64(segLen), sent / 2, sent - 1} {
+				for _, n := range []int{1, 2, 31, 1448, 1449, 3000} {
+					if start+uint64(n) > sent || start >= sent {
+						continue
+					}
+					dst := make([]byte, n)
+					sc := sumCopier{on: true}
+					q.copySent(dst, start, &sc)
+					if !bytes.Equal(dst, data[start:start+uint64(n)]) {
+						t.Fatalf("pieces %v seg %d: resend %d+%d differs", pieces, segLen, start, n)
+					}
+					if got, want := checksumFold(sc.sum), checksumFold(checksumAdd(0, dst)); got != want {
+						t.Fatalf("pieces %v seg %d: resend %d+%d sum %#x want %#x", pieces, segLen, start, n, got, want)
+					}
+				}
 			}
 		}
 	}

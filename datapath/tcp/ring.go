@@ -42,8 +42,11 @@ func (r *spsc[T]) pop() (T, bool) {
 
 func (r *spsc[T]) len() int { return int(r.head.Load() - r.tail.Load()) }
 
-// byteRing is the send buffer: the application appends at head, the engine reads any index in
-// [tail, head) and advances tail as data is acknowledged. Indices are absolute stream offsets.
+// free returns how many more values fit (producer side).
+func (r *spsc[T]) free() int { return len(r.buf) - r.len() }
+
+// byteRing is the staging ring of a send queue: the application copies small writes in at head,
+// the engine frees space at tail as it takes them. Indices are absolute byte counts.
 type byteRing struct {
 	buf  []byte
 	mask uint64
@@ -62,44 +65,19 @@ func newByteRing(n int) *byteRing {
 // space returns free bytes (producer side).
 func (r *byteRing) space() int { return len(r.buf) - int(r.head.Load()-r.tail.Load()) }
 
-// write appends as much of p as fits and returns the count (producer side).
-func (r *byteRing) write(p []byte) int {
+// put copies p in if it fits whole and returns the one or two views it occupies (producer side).
+func (r *byteRing) put(p []byte) (a, b []byte, ok bool) {
 	h := r.head.Load()
-	free := len(r.buf) - int(h-r.tail.Load())
-	n := min(free, len(p))
-	if n == 0 {
-		return 0
+	if len(r.buf)-int(h-r.tail.Load()) < len(p) {
+		return nil, nil, false
 	}
 	off := int(h & r.mask)
-	k := copy(r.buf[off:], p[:n])
-	if k < n {
-		copy(r.buf, p[k:n])
+	k := copy(r.buf[off:], p)
+	a = r.buf[off : off+k : off+k]
+	if k < len(p) {
+		copy(r.buf, p[k:])
+		b = r.buf[: len(p)-k : len(p)-k]
 	}
-	r.head.Store(h + uint64(n))
-	return n
-}
-
-// copyOutSum copies len(dst) bytes starting at idx into dst and returns their partial checksum
-// (as data starting at an even offset).
-func (r *byteRing) copyOutSum(dst []byte, idx uint64) uint64 {
-	off := int(idx & r.mask)
-	first := min(len(dst), len(r.buf)-off)
-	s := copySum(dst[:first], r.buf[off:off+first])
-	if first == len(dst) {
-		return s
-	}
-	s2 := copySum(dst[first:], r.buf[:len(dst)-first])
-	if first%2 == 1 {
-		s2 = sumOddShift(s2)
-	}
-	return checksumCombine(s, s2)
-}
-
-// copyOut copies n bytes starting at absolute index idx into dst (consumer side).
-func (r *byteRing) copyOut(dst []byte, idx uint64) {
-	off := int(idx & r.mask)
-	k := copy(dst, r.buf[off:])
-	if k < len(dst) {
-		copy(dst[k:], r.buf)
-	}
+	r.head.Store(h + uint64(len(p)))
+	return a, b, true
 }

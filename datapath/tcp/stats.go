@@ -40,6 +40,7 @@ type EngineStats struct {
 	AcceptQueueDrops    atomic.Uint64
 	ChallengeAckLimited atomic.Uint64
 	TxStalls            atomic.Uint64 // no transmit buffer available
+	KeptFrames          atomic.Int64  // data frames held for retransmission (sent, not yet acknowledged)
 	ConnsOpened         atomic.Uint64
 	ConnsClosed         atomic.Uint64
 	ConnsActive         atomic.Int64

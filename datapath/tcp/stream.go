@@ -1,6 +1,7 @@
 package tcp
 
 import (
+	"context"
 	"io"
 	"net"
 	"os"
@@ -175,16 +176,32 @@ func (c *Conn) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// Writev appends the buffers to the send stream (iovec-style), blocking until all are queued.
+// Writev queues the buffers on the send stream (iovec-style) and returns once the engine no
+// longer needs them: a buffer of at most Config.StageMax bytes is copied into the staging ring;
+// a larger one is copied by the engine straight into transmit frames (the only copy of its
+// payload), and Writev waits for that. A write deadline that expires while the engine still
+// holds part of a buffer resets the connection, since the stream can no longer be completed.
 func (c *Conn) Writev(bufs [][]byte) (int, error) {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	total := 0
+	var borrowed uint64
 	for _, b := range bufs {
-		n, err := c.writeLocked(b)
-		total += n
+		if len(b) == 0 {
+			continue
+		}
+		lent, err := c.queue(b)
 		if err != nil {
-			return total, err
+			return total, c.writeFailed(borrowed, err)
+		}
+		total += len(b)
+		if lent {
+			borrowed = c.sq.head.Load()
+		}
+	}
+	if borrowed != 0 {
+		if err := c.waitTaken(borrowed); err != nil {
+			return total, c.writeFailed(borrowed, err)
 		}
 	}
 	return total, nil
@@ -192,44 +209,100 @@ func (c *Conn) Writev(bufs [][]byte) (int, error) {
 
 // Write implements net.Conn.
 func (c *Conn) Write(p []byte) (int, error) {
-	c.writeMu.Lock()
-	defer c.writeMu.Unlock()
-	return c.writeLocked(p)
+	var one [1][]byte
+	one[0] = p
+	return c.Writev(one[:])
 }
 
-func (c *Conn) writeLocked(p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		if err := c.connErr(); err != nil {
-			return n, err
-		}
-		if c.appShutWr.Load() {
-			return n, net.ErrClosed
-		}
-		st := c.State()
-		if st != StateEstablished && st != StateCloseWait {
-			return n, ErrClosed
-		}
-		k := c.sb.write(p[n:])
-		if k > 0 {
-			n += k
-			c.eng.kick(c)
-			continue
-		}
-		c.sbWaiting.Store(true)
-		if c.sb.space() == 0 {
-			err := c.wdl.wait(c.writable, c.eng.done)
-			if err == nil && c.eng.stopped.Load() {
-				err = ErrEngineDown
-			}
-			if err != nil {
-				c.sbWaiting.Store(false)
-				return n, err
-			}
-		}
-		c.sbWaiting.Store(false)
+// writeOK reports why the stream cannot take more data, if it cannot.
+func (c *Conn) writeOK() error {
+	if err := c.connErr(); err != nil {
+		return err
 	}
-	return n, nil
+	if c.appShutWr.Load() {
+		return net.ErrClosed
+	}
+	if st := c.State(); st != StateEstablished && st != StateCloseWait {
+		return ErrClosed
+	}
+	return nil
+}
+
+// queue appends b to the send stream, staged or borrowed, waiting for room.
+func (c *Conn) queue(b []byte) (borrowed bool, err error) {
+	stage := len(b) <= c.eng.cfg.StageMax && len(b) <= len(c.sq.stage.buf)
+	for {
+		if err := c.writeOK(); err != nil {
+			return false, err
+		}
+		if c.sq.pend.free() >= 2 {
+			if !stage {
+				c.sq.pend.push(pendBuf{b: b})
+				break
+			}
+			if v1, v2, ok := c.sq.stage.put(b); ok {
+				c.sq.pend.push(pendBuf{b: v1, staged: true})
+				if v2 != nil {
+					c.sq.pend.push(pendBuf{b: v2, staged: true})
+				}
+				break
+			}
+		}
+		if err := c.waitWritable(func() bool {
+			return c.sq.pend.free() >= 2 && (!stage || c.sq.stage.space() >= len(b))
+		}); err != nil {
+			return false, err
+		}
+	}
+	c.sq.head.Add(uint64(len(b)))
+	c.eng.kick(c)
+	return !stage, nil
+}
+
+// waitTaken waits until the engine has taken the stream up to idx out of the queue.
+func (c *Conn) waitTaken(idx uint64) error {
+	for c.sq.taken.Load() < idx {
+		if err := c.connErr(); err != nil {
+			return err
+		}
+		if c.State() == StateClosed {
+			return ErrClosed
+		}
+		if err := c.waitWritable(func() bool { return c.sq.taken.Load() >= idx }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// waitWritable blocks until ready reports true after an engine notification, the write
+// deadline passes, or the connection or engine ends.
+func (c *Conn) waitWritable(ready func() bool) error {
+	c.sbWaiting.Store(true)
+	defer c.sbWaiting.Store(false)
+	if ready() {
+		return nil
+	}
+	if err := c.wdl.wait(c.writable, c.eng.done); err != nil {
+		return err
+	}
+	select {
+	case <-c.eng.done:
+		return ErrEngineDown
+	default:
+	}
+	return c.connErr()
+}
+
+// writeFailed makes sure the engine no longer reads a failed write's borrowed buffers before
+// the caller gets them back: if it may still, the connection is reset first.
+func (c *Conn) writeFailed(borrowed uint64, err error) error {
+	if borrowed == 0 || c.sq.taken.Load() >= borrowed || c.connErr() != nil || c.State() == StateClosed {
+		return err
+	}
+	c.Abort()
+	_ = c.eng.do(context.Background(), func() { c.abort(ErrAborted, true) })
+	return err
 }
 
 // CloseWrite sends FIN after the queued data (half-close).

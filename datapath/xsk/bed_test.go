@@ -29,6 +29,13 @@ type bed struct {
 
 func newBed(t testing.TB, mode bpf.Mode) *bed {
 	t.Helper()
+	return newBedWith(t, mode, Config{NumFrames: 1024, RingSize: 512})
+}
+
+// newBedWith is newBed with the socket's configuration (Ifindex and Queue
+// are filled in).
+func newBedWith(t testing.TB, mode bpf.Mode, cfg Config) *bed {
+	t.Helper()
 	netnstest.RequireRoot(t)
 	b := &bed{p: netnstest.NewPair(t, netnstest.PairConfig{})}
 	b.root = filepath.Join(bpf.DefaultPinRoot, "test-"+netnstest.UniqueName())
@@ -39,7 +46,8 @@ func newBed(t testing.TB, mode bpf.Mode) *bed {
 		if err != nil {
 			return err
 		}
-		b.xs, err = Open(Config{Ifindex: b.p.IndexA, Queue: 0, NumFrames: 1024, RingSize: 512})
+		cfg.Ifindex, cfg.Queue = b.p.IndexA, 0
+		b.xs, err = Open(cfg)
 		if err != nil {
 			b.steer.Detach()
 			return err
@@ -457,6 +465,7 @@ func TestOpenErrors(t *testing.T) {
 		{Ifindex: 1, RingSize: 100},
 		{Ifindex: 1, NumFrames: 8192, RingSize: 1024},
 		{Ifindex: 0},
+		{Ifindex: 1, TxChecksum: 7},
 	} {
 		if _, err := Open(c); err == nil {
 			t.Errorf("Open(%+v) succeeded", c)

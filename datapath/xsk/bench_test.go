@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xtgt/xtgt/bpf"
+	"github.com/xtgt/xtgt/internal/netnstest"
 )
 
 // blast sends n copies of frame from an AF_XDP socket in namespace B (copy
@@ -52,9 +53,14 @@ func (b *bed) blast(tb testing.TB, frame []byte, n int) (time.Duration, error) {
 	return time.Since(start), nil
 }
 
-func tcpInSegs(tb testing.TB, b *bed) uint64 {
+func tcpInSegs(tb testing.TB, b *bed) uint64 { return snmp(tb, b.p.A, "Tcp", "InSegs") }
+
+// snmp returns one counter of /proc/net/snmp (group "Tcp", "Udp", ...) in
+// namespace ns.
+func snmp(tb testing.TB, ns *netnstest.NS, group, field string) uint64 {
+	tb.Helper()
 	var v uint64
-	b.p.A.Run(tb, func() error {
+	ns.Run(tb, func() error {
 		f, err := os.Open("/proc/thread-self/net/snmp")
 		if err != nil {
 			return err
@@ -64,7 +70,7 @@ func tcpInSegs(tb testing.TB, b *bed) uint64 {
 		var names []string
 		for sc.Scan() {
 			fields := strings.Fields(sc.Text())
-			if len(fields) == 0 || fields[0] != "Tcp:" {
+			if len(fields) == 0 || fields[0] != group+":" {
 				continue
 			}
 			if names == nil {
@@ -72,13 +78,14 @@ func tcpInSegs(tb testing.TB, b *bed) uint64 {
 				continue
 			}
 			for i, n := range names {
-				if n == "InSegs" {
+				if n == field && i < len(fields) {
 					v, err = strconv.ParseUint(fields[i], 10, 64)
 					return err
 				}
 			}
+			break
 		}
-		return fmt.Errorf("no Tcp InSegs in snmp")
+		return fmt.Errorf("no %s %s in snmp", group, field)
 	})
 	return v
 }

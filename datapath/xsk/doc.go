@@ -21,9 +21,60 @@
 //	}
 //
 // UMEM layout: NumFrames frames of FrameSize bytes; the first half is handed
-// to the kernel on the fill ring for RX, the second half is the TX pool. A
-// received frame may be passed to Transmit instead of Release (it then joins
-// the TX pool when completed).
+// to the kernel on the fill ring for RX, the second half is the TX pool
+// (TxFrames frames). A received frame may be passed to Transmit instead of
+// Release (it then joins the TX pool when completed).
+//
+// Retained TX frames (for a TCP engine that keeps what it sent until it is
+// acknowledged, and retransmits without another copy):
+//
+//	f.Keep = true
+//	s.Transmit([]xsk.Frame{f})   // its completion leaves it the caller's
+//	...
+//	if !s.InFlight(f) { ... }    // completed: the kernel no longer reads it
+//	s.Transmit([]xsk.Frame{f})   // send it again (Keep again, or not: then
+//	                             // it joins the pool when completed)
+//	s.PutTxFrame(f)              // give it back; if still in flight, it
+//	                             // joins the pool when its completion is reaped
+//
+// Ownership is tracked per UMEM frame in a small array (in-flight count,
+// kept, on the free list): no maps, nothing allocated per frame. A frame
+// may be queued again while in flight; it must not be modified then.
+// Stats.TxKept counts the frames retained now; TxFrames bounds how many a
+// caller should retain.
+//
+// TX checksum offload (Config.TxChecksum, Linux Documentation/networking/
+// xsk-tx-metadata.rst): the UMEM is registered with
+// XDP_UMEM_TX_METADATA_LEN and TxMetadataLen (24) bytes of struct
+// xsk_tx_metadata in front of every TX frame's data, so GetTxFrame's frames
+// start 24 bytes into their chunk (Addr is still the offset of Data[0]).
+// A frame with CsumOffset != 0 carries a request (metadata flags
+// XDP_TXMD_FLAGS_CHECKSUM, csum_start = CsumStart, csum_offset =
+// CsumOffset, descriptor option XDP_TX_METADATA): the caller stores the
+// folded pseudo-header sum in the checksum field, as for a NIC's
+// CHECKSUM_PARTIAL, and the kernel or device completes it; UMEM is not
+// written, so a retained frame can be resent as is.
+//   - Copy mode (verified on Linux 6.18, veth): the kernel builds a
+//     CHECKSUM_PARTIAL skb. veth hands it to its peer unchanged, whose stack
+//     trusts it (a capture there shows the partial sum,
+//     TP_STATUS_CSUMNOTREADY); a device without checksum offload, or
+//     TxChecksumSoftware (XDP_UMEM_TX_SW_CSUM), makes the kernel fill in the
+//     full checksum before the frame leaves.
+//   - Zero-copy: the driver's xsk_tx_metadata_ops do it. The offload is
+//     reported (TxChecksumOffload) only if the device advertises
+//     tx-checksum in netdev xsk-features (generic netlink); otherwise a
+//     checksum request fails with ErrNoChecksumOffload and the caller
+//     computes checksums itself. Not testable here (veth has no
+//     zero-copy).
+//   - A kernel that refuses the metadata (EINVAL: TX metadata came with
+//     Linux 6.8, the XDP_UMEM_TX_METADATA_LEN flag that now turns it on in
+//     mid-2024; older kernels reject the flag) gets a plain UMEM:
+//     TxChecksumOffload and TxMetadata report false.
+//
+// Transmit refuses (ErrBadFrame, queuing the frames before) what the
+// kernel would drop without a completion or would loop on: frames outside
+// UMEM, empty or crossing their chunk, starting inside the metadata area,
+// or with a checksum request past their end.
 //
 // Why not github.com/asavie/xdp (v0.3.3, pinned in go.mod): it was the brief's
 // starting point and we read it closely, but its Socket cannot be used under

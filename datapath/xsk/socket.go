@@ -3,6 +3,7 @@ package xsk
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -30,7 +31,42 @@ type Config struct {
 	// NoNeedWakeup disables XDP_USE_NEED_WAKEUP; by default it is asked
 	// for and dropped only if the kernel refuses it.
 	NoNeedWakeup bool
+	// TxChecksum asks for TX checksum offload through AF_XDP TX metadata
+	// (default off). Socket.TxChecksumOffload reports whether it is in
+	// effect.
+	TxChecksum TxChecksum
 }
+
+// TxChecksum selects TX checksum offload through AF_XDP TX metadata
+// (Linux Documentation/networking/xsk-tx-metadata.rst).
+type TxChecksum int
+
+const (
+	// TxChecksumOff sends frames exactly as built.
+	TxChecksumOff TxChecksum = iota
+	// TxChecksumOffload reserves TxMetadataLen bytes of TX metadata
+	// before every TX frame's data (XDP_UMEM_TX_METADATA_LEN) so that
+	// Frame.CsumStart/CsumOffset requests reach the kernel: in copy mode
+	// the kernel sends the frame as a CHECKSUM_PARTIAL skb (the device or
+	// the stack completes the checksum); in zero-copy mode the driver's
+	// xsk_tx_metadata_ops do, and the offload is reported only when the
+	// device advertises it (netdev xsk-features tx-checksum). A kernel
+	// that refuses the metadata (before XDP_UMEM_TX_METADATA_LEN) leaves
+	// the offload off.
+	TxChecksumOffload
+	// TxChecksumSoftware is TxChecksumOffload with XDP_UMEM_TX_SW_CSUM:
+	// in copy mode the kernel computes the checksum itself before the
+	// frame leaves (slower; for testing and for devices whose offload is
+	// suspect). Zero-copy drivers ignore the flag.
+	TxChecksumSoftware
+)
+
+// TxMetadataLen is the TX metadata area reserved before each TX frame's
+// data when checksum offload is on: the size of struct xsk_tx_metadata
+// (u64 flags; request: u16 csum_start, u16 csum_offset, u64 launch_time,
+// 8-aligned: 24 bytes; 16 on kernels from before launch_time, which read
+// no further), a multiple of 8 as the kernel requires.
+const TxMetadataLen = 24
 
 // Sentinel errors.
 var (
@@ -39,14 +75,39 @@ var (
 	ErrBadConfig   = errors.New("xsk: bad configuration")
 	ErrLinkDown    = errors.New("xsk: device down")
 	ErrUnsupported = errors.New("xsk: AF_XDP not supported")
+	// ErrBadFrame: Transmit was given a frame the kernel would reject
+	// (outside UMEM, empty, crossing its chunk, no room for the TX
+	// metadata before it, or a checksum request past its end). Frames
+	// before it are queued; it and the rest stay the caller's.
+	ErrBadFrame = errors.New("xsk: frame not transmittable")
+	// ErrNoChecksumOffload: Transmit was given a checksum request
+	// (Frame.CsumOffset != 0) on a socket without TX checksum offload.
+	ErrNoChecksumOffload = errors.New("xsk: no TX checksum offload")
 )
 
 // Frame is one UMEM frame. Data is a view into UMEM: for a received frame,
 // the whole Ethernet frame; from GetTxFrame, the writable frame, to be
-// resliced to the length to send. Addr identifies the frame to the kernel.
+// resliced to the length to send. Addr identifies the frame to the kernel
+// (it is the UMEM offset of Data[0]).
+//
+// Keep, CsumStart and CsumOffset are read by Transmit only.
 type Frame struct {
 	Addr uint64
 	Data []byte
+	// Keep retains the frame after it is sent: its completion does not
+	// return it to the TX pool, the caller still owns it (to send it
+	// again, or to give it back with PutTxFrame). While InFlight, the
+	// kernel may still read it: do not modify it.
+	Keep bool
+	// CsumStart and CsumOffset request TX checksum offload (CsumOffset 0:
+	// none; only on a socket where TxChecksumOffload is true): the
+	// checksum is computed over Data[CsumStart:] and stored, as 16 bits,
+	// at Data[CsumStart+CsumOffset:]. As with a NIC's CHECKSUM_PARTIAL,
+	// that field must hold the folded, non-inverted pseudo-header sum
+	// (for TCP/UDP over IPv4: addresses, protocol and L4 length), and
+	// Data itself is never modified, so a kept frame can be sent again
+	// unchanged.
+	CsumStart, CsumOffset uint16
 }
 
 // Registry is where a socket registers itself for its queue (*bpf.Steering
@@ -63,16 +124,29 @@ type Socket struct {
 	umem       []byte
 	frameSize  uint32
 	frameMask  uint64
+	frameShift uint
+	metaLen    uint32 // TX metadata bytes before each TX frame's data (0 or TxMetadataLen)
+	txCsum     bool   // checksum requests are honoured
 	fill, comp addrRing
 	rx, tx     descRing
 	maps       [][]byte
-	free       []uint64 // TX-ready frames (stack)
+	free       []uint64 // TX-ready frames (stack of chunk bases)
+	state      []uint32 // per UMEM frame: fsCount in-flight descs | fsKept | fsFree
+	txFrames   int      // size of the TX pool (the TX half of UMEM)
+	kept       int      // frames with fsKept
 	txPending  int      // submitted, not yet completed
 	zeroCopy   bool
 	needWakeup bool
 	pollfd     [1]unix.PollFd
 	st         Stats
 }
+
+// Per-frame state bits (Socket.state, indexed by UMEM offset >> frameShift).
+const (
+	fsCount = 1<<30 - 1 // TX descriptors queued and not yet completed
+	fsKept  = 1 << 30   // the caller retains the frame (sent with Keep)
+	fsFree  = 1 << 31   // on the TX free list
+)
 
 const defaultFrames, defaultFrameSize, defaultRing = 4096, 2048, 2048
 
@@ -97,6 +171,8 @@ func Open(cfg Config) (*Socket, error) {
 		return nil, fmt.Errorf("%w: %d frames for rings of %d (RX half must fit the fill ring)", ErrBadConfig, cfg.NumFrames, cfg.RingSize)
 	case cfg.Ifindex <= 0 || cfg.Queue < 0:
 		return nil, fmt.Errorf("%w: ifindex %d queue %d", ErrBadConfig, cfg.Ifindex, cfg.Queue)
+	case cfg.TxChecksum < TxChecksumOff || cfg.TxChecksum > TxChecksumSoftware:
+		return nil, fmt.Errorf("%w: TX checksum mode %d", ErrBadConfig, cfg.TxChecksum)
 	}
 	var tries []uint16
 	switch cfg.Bind {
@@ -138,7 +214,8 @@ func open(cfg Config, bindFlags uint16, needWakeup bool) (_ *Socket, err error) 
 		}
 		return nil, fmt.Errorf("xsk: socket: %w", err)
 	}
-	s := &Socket{fd: fd, queue: cfg.Queue, frameSize: uint32(cfg.FrameSize), frameMask: uint64(cfg.FrameSize - 1)}
+	s := &Socket{fd: fd, queue: cfg.Queue, frameSize: uint32(cfg.FrameSize), frameMask: uint64(cfg.FrameSize - 1),
+		frameShift: uint(bits.TrailingZeros(uint(cfg.FrameSize)))}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -154,8 +231,27 @@ func open(cfg Config, bindFlags uint16, needWakeup bool) (_ *Socket, err error) 
 		Len:  uint64(len(s.umem)),
 		Size: uint32(cfg.FrameSize),
 	}
-	if err := setsockopt(fd, unix.XDP_UMEM_REG, unsafe.Pointer(&reg), unsafe.Sizeof(reg)); err != nil {
-		return nil, fmt.Errorf("xsk: register UMEM: %w", err)
+	if cfg.TxChecksum != TxChecksumOff {
+		md := reg
+		md.Flags = unix.XDP_UMEM_TX_METADATA_LEN
+		md.Tx_metadata_len = TxMetadataLen
+		if cfg.TxChecksum == TxChecksumSoftware {
+			md.Flags |= unix.XDP_UMEM_TX_SW_CSUM
+		}
+		switch err := setsockopt(fd, unix.XDP_UMEM_REG, unsafe.Pointer(&md), unsafe.Sizeof(md)); {
+		case err == nil:
+			s.metaLen = TxMetadataLen
+		case errors.Is(err, unix.EINVAL):
+			// A kernel without TX metadata (or without the flag that
+			// turns it on): register without, offload off.
+		default:
+			return nil, fmt.Errorf("xsk: register UMEM with TX metadata: %w", err)
+		}
+	}
+	if s.metaLen == 0 {
+		if err := setsockopt(fd, unix.XDP_UMEM_REG, unsafe.Pointer(&reg), unsafe.Sizeof(reg)); err != nil {
+			return nil, fmt.Errorf("xsk: register UMEM: %w", err)
+		}
 	}
 	for _, o := range []int{unix.XDP_UMEM_FILL_RING, unix.XDP_UMEM_COMPLETION_RING, unix.XDP_RX_RING, unix.XDP_TX_RING} {
 		if err := unix.SetsockoptInt(fd, unix.SOL_XDP, o, cfg.RingSize); err != nil {
@@ -190,9 +286,12 @@ func open(cfg Config, bindFlags uint16, needWakeup bool) (_ *Socket, err error) 
 	}
 	atomic.StoreUint32(s.fill.prod, prod+uint32(rxFrames))
 	s.free = make([]uint64, 0, cfg.NumFrames)
+	s.state = make([]uint32, cfg.NumFrames)
 	for i := cfg.NumFrames - 1; i >= rxFrames; i-- {
 		s.free = append(s.free, uint64(i)*uint64(cfg.FrameSize))
+		s.state[i] = fsFree
 	}
+	s.txFrames = cfg.NumFrames - rxFrames
 
 	flags := bindFlags
 	if needWakeup {
@@ -215,6 +314,15 @@ func open(cfg Config, bindFlags uint16, needWakeup bool) (_ *Socket, err error) 
 	if _, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.SOL_XDP, unix.XDP_OPTIONS,
 		uintptr(unsafe.Pointer(&opts)), uintptr(unsafe.Pointer(&optLen)), 0); e == 0 {
 		s.zeroCopy = opts&unix.XDP_OPTIONS_ZEROCOPY != 0
+	}
+	// Copy mode: the kernel builds a CHECKSUM_PARTIAL skb from the
+	// metadata itself. Zero-copy: the driver must implement the request,
+	// which it advertises in netdev xsk-features; a driver without it
+	// would silently send the partial sum.
+	s.txCsum = s.metaLen > 0
+	if s.txCsum && s.zeroCopy {
+		feat, err := xskFeatures(cfg.Ifindex)
+		s.txCsum = err == nil && feat&netdevXSKTxChecksum != 0
 	}
 	s.pollfd[0].Fd = int32(fd)
 	return s, nil
@@ -308,5 +416,21 @@ func (s *Socket) ZeroCopy() bool { return s.zeroCopy }
 // NeedWakeup reports whether the need_wakeup protocol is in use.
 func (s *Socket) NeedWakeup() bool { return s.needWakeup }
 
-// FrameSize returns the UMEM frame size.
+// FrameSize returns the UMEM frame size. A TX frame from GetTxFrame has
+// FrameSize - TxMetadataLen bytes when TX metadata is on.
 func (s *Socket) FrameSize() int { return int(s.frameSize) }
+
+// TxFrames returns the size of the TX pool (the TX half of UMEM): a bound
+// for how many frames a caller may retain with Frame.Keep and still find
+// frames to send new data in.
+func (s *Socket) TxFrames() int { return s.txFrames }
+
+// TxChecksumOffload reports whether Transmit honours checksum requests
+// (Frame.CsumOffset): Config.TxChecksum asked for it, the kernel accepted
+// the TX metadata and, in zero-copy mode, the driver advertises it.
+func (s *Socket) TxChecksumOffload() bool { return s.txCsum }
+
+// TxMetadata reports whether TxMetadataLen bytes of TX metadata precede
+// each TX frame's data (then GetTxFrame's frames start that far into
+// their UMEM chunk).
+func (s *Socket) TxMetadata() bool { return s.metaLen > 0 }

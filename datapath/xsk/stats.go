@@ -17,6 +17,8 @@ type Stats struct {
 	TxBusy            uint64 // kicks the kernel answered EAGAIN/EBUSY/ENOBUFS
 	RxWakeups         uint64 // recvfrom kicks for the fill ring
 	Polls             uint64 // poll(2) calls
+	TxCsumRequests    uint64 // frames queued with a checksum offload request
+	TxKept            uint64 // frames retained now (sent with Frame.Keep, not given back)
 
 	Kernel unix.XDPStatistics // rx_dropped, invalid descs, ring full, fill empty...
 }
@@ -24,6 +26,7 @@ type Stats struct {
 // Stats returns the counters.
 func (s *Socket) Stats() (Stats, error) {
 	st := s.st
+	st.TxKept = uint64(s.kept)
 	if s.fd < 0 {
 		return st, ErrClosed
 	}

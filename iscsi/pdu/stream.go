@@ -163,7 +163,13 @@ type Writer struct {
 	queued       int
 }
 
-// NewWriter returns a Writer over w (a *net.TCPConn gets writev).
+// VectorWriter is a writer with a gather write of its own (the userspace TCP engine's
+// connection: it copies each buffer once, straight into transmit frames).
+type VectorWriter interface {
+	Writev(bufs [][]byte) (int, error)
+}
+
+// NewWriter returns a Writer over w (a *net.TCPConn gets writev, a VectorWriter its Writev).
 func NewWriter(w io.Writer) *Writer { return &Writer{w: w, vec: make([][]byte, 0, 64)} }
 
 // Queue appends o to the pending write, setting its DataSegmentLength and TotalAHSLength and computing digests.
@@ -212,8 +218,13 @@ func (w *Writer) Flush() error {
 	if len(w.vec) == 0 {
 		return nil
 	}
-	w.bufs = w.vec
-	_, err := w.bufs.WriteTo(w.w)
+	var err error
+	if vw, ok := w.w.(VectorWriter); ok {
+		_, err = vw.Writev(w.vec)
+	} else {
+		w.bufs = w.vec
+		_, err = w.bufs.WriteTo(w.w)
+	}
 	clear(w.vec)
 	w.vec = w.vec[:0]
 	w.bufs = nil

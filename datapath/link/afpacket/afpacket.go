@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/xtgt/xtgt/datapath/link"
 	"golang.org/x/sys/unix"
 )
 
@@ -135,9 +136,10 @@ func (l *Link) ReturnTx(bufs [][]byte) {
 }
 
 // Transmit implements tcp.Link. Frames the kernel refuses are dropped (TCP recovers).
-func (l *Link) Transmit(frames [][]byte) error {
+func (l *Link) Transmit(frames []link.TxFrame) error {
 	var first error
-	for _, f := range frames {
+	for _, tf := range frames {
+		f := tf.Buf
 		for try := 0; ; try++ {
 			_, err := unix.Write(l.fd, f)
 			if err == nil {
@@ -155,7 +157,13 @@ func (l *Link) Transmit(frames [][]byte) error {
 			break
 		}
 	}
-	l.ReturnTx(frames)
+	for _, tf := range frames {
+		if !tf.Keep { // sent synchronously: a kept frame is simply not reused until returned
+			if i := index(l.txArena, tf.Buf, l.frameSize); i >= 0 {
+				l.txFree = append(l.txFree, i)
+			}
+		}
+	}
 	return first
 }
 
@@ -212,6 +220,12 @@ func (l *Link) MTU() int { return l.mtu }
 
 // Addr implements tcp.Link.
 func (l *Link) Addr() [6]byte { return l.mac }
+
+// TxCapacity implements tcp.Link.
+func (l *Link) TxCapacity() int { return len(l.txArena) / l.frameSize }
+
+// TxChecksumOffload implements tcp.Link (checksums are computed by the engine).
+func (l *Link) TxChecksumOffload() bool { return false }
 
 // RxChecksumVerified implements tcp.Link.
 func (l *Link) RxChecksumVerified() bool { return false }

@@ -4,10 +4,13 @@
 package memlink
 
 import (
+	"encoding/binary"
 	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/xtgt/xtgt/datapath/link"
 )
 
 // Link is one endpoint of a pair. It implements datapath/tcp.Link.
@@ -31,7 +34,11 @@ type Link struct {
 	// Drop, if set, is called for every frame this endpoint transmits; true drops it.
 	Drop func(frame []byte) bool
 
-	Sent, Dropped, NoBuffer atomic.Uint64
+	// CsumOffload makes the endpoint offer TCP checksum completion (tcp.Link.TxChecksumOffload),
+	// done in software as a NIC would; set it before the engine is created.
+	CsumOffload bool
+
+	Sent, Dropped, NoBuffer, Offloaded atomic.Uint64
 }
 
 // ErrClosed is returned after Close.
@@ -113,11 +120,12 @@ func (l *Link) ReturnTx(bufs [][]byte) {
 }
 
 // Transmit implements tcp.Link: frames are copied into the peer's receive arena.
-func (l *Link) Transmit(frames [][]byte) error {
+func (l *Link) Transmit(frames []link.TxFrame) error {
 	p := l.peer
 	delivered := false
 	p.mu.Lock()
-	for _, f := range frames {
+	for _, tf := range frames {
+		f := tf.Buf
 		if l.Drop != nil && l.Drop(f) {
 			l.Dropped.Add(1)
 			continue
@@ -130,12 +138,26 @@ func (l *Link) Transmit(frames [][]byte) error {
 		p.free = p.free[:len(p.free)-1]
 		v := p.arena[i*p.frameSize : i*p.frameSize+len(f)]
 		copy(v, f)
+		if tf.CsumOffset != 0 && l.CsumOffload {
+			// What a NIC does for CHECKSUM_PARTIAL: the field holds the pseudo-header sum.
+			at := int(tf.CsumStart) + int(tf.CsumOffset)
+			binary.BigEndian.PutUint16(v[at:], checksum(v[tf.CsumStart:]))
+			l.Offloaded.Add(1)
+		}
 		p.rxq = append(p.rxq, v)
 		delivered = true
 		l.Sent.Add(1)
 	}
 	p.mu.Unlock()
-	l.ReturnTx(frames)
+	l.mu.Lock()
+	for _, tf := range frames {
+		if !tf.Keep {
+			if i := index(l.txa, tf.Buf, l.frameSize); i >= 0 {
+				l.txFree = append(l.txFree, i)
+			}
+		}
+	}
+	l.mu.Unlock()
 	if delivered {
 		p.Wake()
 	}
@@ -195,5 +217,26 @@ func (l *Link) MTU() int { return l.mtu }
 // Addr implements tcp.Link.
 func (l *Link) Addr() [6]byte { return l.mac }
 
+// TxCapacity implements tcp.Link.
+func (l *Link) TxCapacity() int { return len(l.txa) / l.frameSize }
+
+// TxChecksumOffload implements tcp.Link.
+func (l *Link) TxChecksumOffload() bool { return l.CsumOffload }
+
 // RxChecksumVerified implements tcp.Link.
 func (l *Link) RxChecksumVerified() bool { return false }
+
+// checksum is the Internet checksum (RFC 1071).
+func checksum(b []byte) uint16 {
+	var s uint32
+	for ; len(b) >= 2; b = b[2:] {
+		s += uint32(b[0])<<8 | uint32(b[1])
+	}
+	if len(b) == 1 {
+		s += uint32(b[0]) << 8
+	}
+	for s > 0xffff {
+		s = s>>16 + s&0xffff
+	}
+	return ^uint16(s)
+}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/xtgt/xtgt/datapath/link"
 	"github.com/xtgt/xtgt/datapath/xsk"
 	"golang.org/x/sys/unix"
 )
@@ -25,6 +26,7 @@ type Link struct {
 	base     uintptr // address of UMEM offset 0 (learned from the first frame)
 	rx       []xsk.Frame
 	tx       []xsk.Frame
+	txRoom   int
 	TxDrops  uint64 // frames the TX ring had no room for (TCP retransmits them)
 	closeErr error
 }
@@ -44,6 +46,11 @@ func New(s *xsk.Socket, ifname string) (*Link, error) {
 	}
 	l := &Link{s: s, mtu: ifi.MTU, efd: efd, rx: make([]xsk.Frame, 256), tx: make([]xsk.Frame, 256)}
 	copy(l.mac[:], ifi.HardwareAddr)
+	l.txRoom = s.FrameSize()
+	if f, ok := s.GetTxFrame(); ok {
+		l.txRoom = len(f.Data)
+		s.PutTxFrame(f)
+	}
 	l.pfds = [2]unix.PollFd{{Fd: int32(s.Fd()), Events: unix.POLLIN}, {Fd: int32(efd), Events: unix.POLLIN}}
 	return l, nil
 }
@@ -94,13 +101,17 @@ func (l *Link) ReturnTx(bufs [][]byte) {
 	}
 }
 
-// Transmit implements tcp.Link.
-func (l *Link) Transmit(frames [][]byte) error {
+// Transmit implements tcp.Link. Frames the TX ring has no room for, even after letting the
+// kernel drain it, are dropped (TCP resends them); a kept one stays the engine's, whose
+// retransmission copies from it.
+func (l *Link) Transmit(frames []link.TxFrame) error {
 	var first error
 	for len(frames) > 0 {
 		k := min(len(frames), len(l.tx))
 		for i := 0; i < k; i++ {
-			l.tx[i] = xsk.Frame{Addr: l.addrOf(frames[i]), Data: frames[i]}
+			f := &frames[i]
+			l.tx[i] = xsk.Frame{Addr: l.addrOf(f.Buf), Data: f.Buf, Keep: f.Keep,
+				CsumStart: f.CsumStart, CsumOffset: f.CsumOffset}
 		}
 		sent := 0
 		for try := 0; sent < k && try < 16; try++ {
@@ -119,7 +130,9 @@ func (l *Link) Transmit(frames [][]byte) error {
 			}
 		}
 		for i := sent; i < k; i++ {
-			l.s.PutTxFrame(l.tx[i])
+			if !l.tx[i].Keep {
+				l.s.PutTxFrame(l.tx[i])
+			}
 			l.TxDrops++
 		}
 		clear(l.tx[:k])
@@ -161,8 +174,15 @@ func (l *Link) Close() error {
 	return nil
 }
 
-// FrameSize implements tcp.Link.
-func (l *Link) FrameSize() int { return l.s.FrameSize() }
+// FrameSize implements tcp.Link: the room of a transmit buffer (the UMEM frame less any TX
+// metadata in front of it).
+func (l *Link) FrameSize() int { return l.txRoom }
+
+// TxCapacity implements tcp.Link.
+func (l *Link) TxCapacity() int { return l.s.TxFrames() }
+
+// TxChecksumOffload implements tcp.Link.
+func (l *Link) TxChecksumOffload() bool { return l.s.TxChecksumOffload() }
 
 // MTU implements tcp.Link.
 func (l *Link) MTU() int { return l.mtu }

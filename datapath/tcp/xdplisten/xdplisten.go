@@ -32,11 +32,14 @@ const (
 // Options configure Listen. Zero values select defaults.
 type Options struct {
 	Logger  *slog.Logger
-	Mode    bpf.Mode // XDP attach mode (auto: native, else generic)
-	Force   bool     // replace a foreign XDP program
-	PinRoot string   // bpffs pin root (default bpf.DefaultPinRoot)
-	Queues  int      // receive queues to serve (default: all of the interface's)
-	XSK     xsk.Config
+	Mode    bpf.Mode   // XDP attach mode (auto: native, else generic)
+	Force   bool       // replace a foreign XDP program
+	PinRoot string     // bpffs pin root (default bpf.DefaultPinRoot)
+	Queues  int        // receive queues to serve (default: all of the interface's)
+	XSK     xsk.Config // TxChecksum defaults to offload (see SoftwareChecksum)
+	// SoftwareChecksum keeps TX checksums in the engine even where the kernel offers
+	// completion through AF_XDP TX metadata.
+	SoftwareChecksum bool
 	// TCP configures each engine; Addrs is set to the listening address and Resolve defaults to
 	// the kernel's neighbour table.
 	TCP tcp.Config
@@ -99,6 +102,9 @@ func Listen(ctx context.Context, iface string, ip netip.Addr, port uint16, opts 
 	}
 	if opts.TCP.RecvBuffer == 0 {
 		opts.TCP.RecvBuffer = defaultRecvBuffer
+	}
+	if opts.XSK.TxChecksum == xsk.TxChecksumOff && !opts.SoftwareChecksum {
+		opts.XSK.TxChecksum = xsk.TxChecksumOffload
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	l.cancel = cancel
