@@ -10,7 +10,8 @@
 //     RFC 6691), window scale and timestamps (RFC 7323 §2, §3), SACK-permitted and SACK
 //     (RFC 2018). Malformed frames are dropped and counted (EngineStats).
 //   - checksum.go: the Internet checksum (RFC 1071) with IPv4/IPv6 pseudo-headers (RFC 9293
-//     §3.1, RFC 8200 §8.1), verified in software; Config.AcceptPartialChecksum accepts a local
+//     §3.1, RFC 8200 §8.1), verified in software, computed in software (fused with the payload
+//     copy) unless the link completes it; Config.AcceptPartialChecksum accepts a local
 //     veth peer's CHECKSUM_PARTIAL segments.
 //   - input.go, ack.go, data.go, lifecycle.go: RFC 9293 §3.10 event processing for passive and
 //     active opens (bounded SYN backlog; no SYN cookies), sliding windows with scaling, data
@@ -27,8 +28,14 @@
 //   - engine.go, timerwheel.go: the per-queue loop (batched receive/transmit, no locks and no
 //     allocation per segment in steady state), a hashed timer wheel with one entry per
 //     connection.
-//   - stream.go: the upper-layer hooks — ReadView/ReleaseView deliver payload as frame views
-//     released explicitly; Writev queues iovec-style slices — and the net.Conn adapter.
+//   - stream.go, sendq.go: the upper-layer hooks — ReadView/ReleaseView deliver payload as frame
+//     views released explicitly; Writev takes iovec-style slices and the engine copies each
+//     payload byte once, from the caller's buffer straight into a transmit frame (UMEM on
+//     AF_XDP) that it keeps until the data is acknowledged, so retransmissions are copied from
+//     kept frames and no send buffer exists (buffers up to Config.StageMax are staged so that
+//     small writes return at once) — and the net.Conn adapter. Where the link offers it
+//     (Link.TxChecksumOffload: AF_XDP TX metadata), the engine writes only the pseudo-header
+//     sum and the checksum is completed below it.
 //   - info.go, stats.go: per-connection (ConnStats, Info) and per-engine statistics.
 //
 // Links live in datapath/link: memlink (in-memory pair), afpacket (raw socket), xsklink
