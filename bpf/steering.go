@@ -355,6 +355,9 @@ func attachLink(prog *ebpf.Program, ifindex int, m Mode) (link.Link, Mode, error
 			if errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.EINVAL) {
 				return nil, 0, fmt.Errorf("attach native XDP: %w: %w", ErrNativeUnsupported, err)
 			}
+			if errors.Is(err, syscall.ERANGE) {
+				return nil, 0, fmt.Errorf("attach native XDP: MTU too large for a classifier without multi-buffer (xdp.frags) support (veth: at most 3506): %w", err)
+			}
 			return nil, 0, fmt.Errorf("attach native XDP: %w", err)
 		}
 		return l, ModeNative, nil
