@@ -112,12 +112,16 @@ static __always_inline int steer(struct xdp_md *ctx, struct rule_key *key,
 	return count(VERDICT_NO_SOCKET, XDP_PASS);
 }
 
-SEC("xdp")
+// xdp.frags: the program handles multi-buffer packets (it reads headers only,
+// which are in the first buffer), so jumbo MTUs stay possible with it
+// attached (a veth refuses an MTU above about 3.5 KiB under a program that
+// cannot).
+SEC("xdp.frags")
 int xtgt_steer(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	__u64 len = data_end - data;
+	__u64 len = bpf_xdp_get_buff_len(ctx);
 	struct rule_key key = {};
 
 	struct ethhdr *eth = data;

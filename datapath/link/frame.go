@@ -16,4 +16,8 @@ type TxFrame struct {
 	// CHECKSUM_PARTIAL: the field at CsumStart+CsumOffset holds the folded pseudo-header sum;
 	// the link sums Buf[CsumStart:] and stores the complement there. CsumOffset 0 means none.
 	CsumStart, CsumOffset uint16
+	// More marks a frame whose packet continues in the next frame handed over in the same
+	// Transmit call (multi-buffer packets: a jumbo segment over several transmit buffers;
+	// links whose TxFragments is above 1). A checksum request goes on a packet's first frame.
+	More bool
 }

@@ -14,8 +14,9 @@ import (
 )
 
 const (
-	rxBatch = 64
-	txBatch = 64
+	rxBatch    = 64
+	txBatch    = 64
+	maxTxFrags = 18 // transmit buffers per packet at most (MAX_SKB_FRAGS + 1 in Linux copy mode)
 )
 
 // Engine runs TCP for one link queue on one locked OS thread. Connections are owned by the
@@ -46,6 +47,8 @@ type Engine struct {
 	mss      int // advertised receive MSS (IPv4); IPv6 is 20 less
 	csumMode int
 	txCsum   bool // the link completes TCP checksums
+	sndMax   int  // largest segment payload the link can send (IPv4; IPv6 is 20 less)
+	fragBufs [][]byte
 	// Kept (retained) data frames across connections, bounded so that ACKs and
 	// retransmissions always find transmit buffers.
 	retained, maxRetained int
@@ -83,7 +86,7 @@ func NewEngine(link Link, cfg Config) (*Engine, error) {
 		rng:       mrand.New(mrand.NewChaCha8(seed)),
 		rx:        make([][]byte, rxBatch),
 		relq:      make([][]byte, 0, 4*rxBatch),
-		txq:       make([]TxFrame, 0, txBatch),
+		txq:       make([]TxFrame, 0, txBatch+maxTxFrags),
 		retq:      make([][]byte, 0, txBatch),
 		txFree:    make([][]byte, 0, txBatch),
 		txTmp:     make([][]byte, txBatch),
@@ -98,6 +101,9 @@ func NewEngine(link Link, cfg Config) (*Engine, error) {
 	if e.mss < 536 {
 		return nil, fmt.Errorf("tcp: link frame size %d / mtu %d too small", link.FrameSize(), link.MTU())
 	}
+	frags := min(max(link.TxFragments(), 1), maxTxFrags)
+	e.sndMax = min(mtuMSS, frameMSS+20+(frags-1)*link.FrameSize())
+	e.fragBufs = make([][]byte, 0, frags)
 	e.txCsum = link.TxChecksumOffload()
 	e.maxRetained = link.TxCapacity() * 3 / 4
 	if e.maxRetained < 8 {
@@ -259,10 +265,11 @@ func (e *Engine) txBuf() []byte {
 	return b
 }
 
-// send queues a built frame.
+// send queues a built frame; the queue is flushed at packet boundaries only, so that a
+// multi-buffer packet reaches the link whole.
 func (e *Engine) send(f TxFrame) {
 	e.txq = append(e.txq, f)
-	if len(e.txq) == cap(e.txq) {
+	if !f.More && len(e.txq) >= txBatch {
 		e.flushTx()
 	}
 }

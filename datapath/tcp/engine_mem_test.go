@@ -42,6 +42,12 @@ func newPairLinks(t *testing.T, links func(a, b *memlink.Link), mut func(a, b *t
 	if links != nil {
 		links(la, lb)
 	}
+	return newPairOver(t, la, lb, mut)
+}
+
+// newPairOver runs two engines over the given links.
+func newPairOver(t *testing.T, la, lb *memlink.Link, mut func(a, b *tcp.Config)) *pair {
+	t.Helper()
 	ca := tcp.Config{Addrs: []netip.Addr{ipA}, Resolve: func(netip.Addr) (tcp.MAC, error) { return macB, nil }}
 	cb := tcp.Config{Addrs: []netip.Addr{ipB}, Resolve: func(netip.Addr) (tcp.MAC, error) { return macA, nil }}
 	if mut != nil {

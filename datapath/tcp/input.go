@@ -310,7 +310,11 @@ func (c *Conn) negotiate(o *Options) {
 	if o.HasMSS && o.MSS > 0 {
 		peerMSS = int(o.MSS)
 	}
-	c.sndMSS = max(min(peerMSS, c.rcvMSS), 64)
+	limit := c.eng.sndMax
+	if c.v6 {
+		limit -= IPv6HeaderLen - IPv4HeaderLen
+	}
+	c.sndMSS = max(min(peerMSS, limit), 64)
 	c.wsOK = o.HasWScale && !cfg.DisableWScale
 	if c.wsOK {
 		c.sndWscale = o.WScale

@@ -29,6 +29,9 @@ type Link interface {
 	// TxCapacity is the number of transmit buffers the link has; the engine keeps at most a
 	// share of them for retransmission.
 	TxCapacity() int
+	// TxFragments is how many transmit buffers one packet may span (1: a packet fits one
+	// buffer); above 1 the engine sends segments up to the MTU over several (TxFrame.More).
+	TxFragments() int
 	// TxChecksumOffload reports that the link completes TCP checksums on request
 	// (TxFrame.CsumStart/CsumOffset), as a NIC does for the kernel's CHECKSUM_PARTIAL.
 	TxChecksumOffload() bool

@@ -173,45 +173,66 @@ func (c *Conn) emit(flags uint8, seq Seq, n int) bool {
 		f.Window = c.windowField(flags&FlagSYN != 0)
 	}
 	off, total := writeHeaders(buf, c.v6, e.mac, c.peerMAC, c.key.laddr, c.key.raddr, &f, optLen, n, uint16(seq))
+	hdrEnd := total - n
+	// A segment longer than one transmit buffer continues in more (multi-buffer links).
+	n0 := min(n, len(buf)-hdrEnd)
+	frags := e.fragBufs[:0]
+	for rest := n - n0; rest > 0; {
+		b := e.txBuf()
+		if b == nil {
+			e.txFree = append(e.txFree, buf)
+			e.txFree = append(e.txFree, frags...)
+			clear(frags)
+			e.markDirty(c)
+			return false
+		}
+		b = b[:min(rest, len(b))]
+		frags = append(frags, b)
+		rest -= len(b)
+	}
 	sc := sumCopier{on: !e.txCsum}
 	keep := false
 	if n > 0 {
-		pay := buf[total-n : total : total]
 		idx := c.idxOfSeq(seq)
-		if idx >= c.sq.taken.Load() {
-			// New data: its one copy, from the application's buffer into the frame, which
-			// is kept for retransmission.
-			c.sq.takeNew(pay, &sc)
-			c.retainSeg(idx, pay, buf)
-			keep = true
-			if c.sbWaiting.Load() {
-				notify(c.writable)
-			}
-		} else {
-			c.sq.copySent(pay, idx, &sc)
+		// New data gets its one copy, from the application's buffer into the frames, which
+		// are kept for retransmission; a resend is copied out of the kept frames.
+		keep = idx >= c.sq.taken.Load()
+		c.fillPayload(buf[hdrEnd:hdrEnd+n0:hdrEnd+n0], buf, idx, keep, &sc)
+		idx += uint64(n0)
+		for _, b := range frags {
+			c.fillPayload(b, b, idx, keep, &sc)
+			idx += uint64(len(b))
+		}
+		if keep && c.sbWaiting.Load() {
+			notify(c.writable)
 		}
 	}
 	// The TCP header+options length is a multiple of 4, so the payload starts at an even offset.
-	seg := buf[off:total]
+	tcpLen := total - off
+	hdr := buf[off:hdrEnd]
 	var s uint64
 	if c.v6 {
 		sa, da := c.key.laddr.As16(), c.key.raddr.As16()
-		s = pseudoSum(sa[:], da[:], len(seg))
+		s = pseudoSum(sa[:], da[:], tcpLen)
 	} else {
 		sa, da := c.key.laddr.As4(), c.key.raddr.As4()
-		s = pseudoSum(sa[:], da[:], len(seg))
+		s = pseudoSum(sa[:], da[:], tcpLen)
 	}
-	tf := TxFrame{Buf: buf[:total], Keep: keep}
+	tf := TxFrame{Buf: buf[:hdrEnd+n0], Keep: keep, More: len(frags) > 0}
 	if e.txCsum {
 		// CHECKSUM_PARTIAL style: the link sums from the TCP header on.
-		binary.BigEndian.PutUint16(seg[tcpChecksumOffset:], checksumFold(s))
+		binary.BigEndian.PutUint16(hdr[tcpChecksumOffset:], checksumFold(s))
 		tf.CsumStart, tf.CsumOffset = uint16(off), tcpChecksumOffset
 	} else {
-		s = checksumAdd(s, seg[:len(seg)-n])
+		s = checksumAdd(s, hdr)
 		s = checksumCombine(s, sc.sum)
-		binary.BigEndian.PutUint16(seg[tcpChecksumOffset:], ^checksumFold(s))
+		binary.BigEndian.PutUint16(hdr[tcpChecksumOffset:], ^checksumFold(s))
 	}
 	e.send(tf)
+	for k, b := range frags {
+		e.send(TxFrame{Buf: b, Keep: keep, More: k < len(frags)-1})
+	}
+	clear(frags)
 	c.Stats.SegsOut.Add(1)
 	if flags&FlagACK != 0 {
 		c.lastAckSent = c.rcvNxt
@@ -223,6 +244,18 @@ func (c *Conn) emit(flags uint8, seq Seq, n int) bool {
 		e.Stats.RSTsOut.Add(1)
 	}
 	return true
+}
+
+// fillPayload copies one frame's share of a segment's payload into dst (inside the transmit
+// buffer frame): new data from the send queue, kept for retransmission, or a resend from the
+// kept frames.
+func (c *Conn) fillPayload(dst, frame []byte, idx uint64, fresh bool, sc *sumCopier) {
+	if fresh {
+		c.sq.takeNew(dst, sc)
+		c.retainSeg(idx, dst, frame)
+	} else {
+		c.sq.copySent(dst, idx, sc)
+	}
 }
 
 // dataLimit returns how many new bytes output may send now from snd.nxt.

@@ -224,6 +224,9 @@ func (l *Link) Addr() [6]byte { return l.mac }
 // TxCapacity implements tcp.Link.
 func (l *Link) TxCapacity() int { return len(l.txArena) / l.frameSize }
 
+// TxFragments implements tcp.Link.
+func (l *Link) TxFragments() int { return 1 }
+
 // TxChecksumOffload implements tcp.Link (checksums are computed by the engine).
 func (l *Link) TxChecksumOffload() bool { return false }
 

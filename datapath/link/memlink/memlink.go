@@ -37,6 +37,9 @@ type Link struct {
 	// CsumOffload makes the endpoint offer TCP checksum completion (tcp.Link.TxChecksumOffload),
 	// done in software as a NIC would; set it before the engine is created.
 	CsumOffload bool
+	// TxFrags lets a packet span up to this many transmit buffers (tcp.Link.TxFragments,
+	// default 1); the peer receives it whole, as from a wire.
+	TxFrags int
 
 	Sent, Dropped, NoBuffer, Offloaded atomic.Uint64
 }
@@ -46,7 +49,13 @@ var ErrClosed = errors.New("memlink: closed")
 
 // NewPair returns two connected endpoints with n frames of frameSize bytes per direction.
 func NewPair(macA, macB [6]byte, n, frameSize, mtu int) (*Link, *Link) {
-	a, b := newLink(macA, n, frameSize, mtu), newLink(macB, n, frameSize, mtu)
+	return NewPairSizes(macA, macB, n, frameSize, frameSize, mtu)
+}
+
+// NewPairSizes is NewPair with each endpoint's own frame size (its transmit buffers and the
+// frames it receives into).
+func NewPairSizes(macA, macB [6]byte, n, frameSizeA, frameSizeB, mtu int) (*Link, *Link) {
+	a, b := newLink(macA, n, frameSizeA, mtu), newLink(macB, n, frameSizeB, mtu)
 	a.peer, b.peer = b, a
 	return a, b
 }
@@ -119,26 +128,39 @@ func (l *Link) ReturnTx(bufs [][]byte) {
 	l.mu.Unlock()
 }
 
-// Transmit implements tcp.Link: frames are copied into the peer's receive arena.
+// Transmit implements tcp.Link: each packet (one frame, or several joined by More) is copied
+// into one frame of the peer's receive arena.
 func (l *Link) Transmit(frames []link.TxFrame) error {
 	p := l.peer
 	delivered := false
 	p.mu.Lock()
-	for _, tf := range frames {
-		f := tf.Buf
-		if l.Drop != nil && l.Drop(f) {
+	for k := 0; k < len(frames); {
+		first := k
+		size := 0
+		for ; k < len(frames); k++ {
+			size += len(frames[k].Buf)
+			if !frames[k].More {
+				k++
+				break
+			}
+		}
+		pkt := frames[first:k]
+		if l.Drop != nil && l.Drop(pkt[0].Buf) {
 			l.Dropped.Add(1)
 			continue
 		}
-		if len(p.free) == 0 || p.closed {
+		if len(p.free) == 0 || p.closed || size > p.frameSize {
 			l.NoBuffer.Add(1)
 			continue
 		}
 		i := p.free[len(p.free)-1]
 		p.free = p.free[:len(p.free)-1]
-		v := p.arena[i*p.frameSize : i*p.frameSize+len(f)]
-		copy(v, f)
-		if tf.CsumOffset != 0 && l.CsumOffload {
+		v := p.arena[i*p.frameSize : i*p.frameSize+size]
+		at := 0
+		for _, tf := range pkt {
+			at += copy(v[at:], tf.Buf)
+		}
+		if tf := pkt[0]; tf.CsumOffset != 0 && l.CsumOffload {
 			// What a NIC does for CHECKSUM_PARTIAL: the field holds the pseudo-header sum.
 			at := int(tf.CsumStart) + int(tf.CsumOffset)
 			binary.BigEndian.PutUint16(v[at:], checksum(v[tf.CsumStart:]))
@@ -219,6 +241,9 @@ func (l *Link) Addr() [6]byte { return l.mac }
 
 // TxCapacity implements tcp.Link.
 func (l *Link) TxCapacity() int { return len(l.txa) / l.frameSize }
+
+// TxFragments implements tcp.Link.
+func (l *Link) TxFragments() int { return max(l.TxFrags, 1) }
 
 // TxChecksumOffload implements tcp.Link.
 func (l *Link) TxChecksumOffload() bool { return l.CsumOffload }

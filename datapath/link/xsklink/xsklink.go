@@ -181,6 +181,9 @@ func (l *Link) FrameSize() int { return l.txRoom }
 // TxCapacity implements tcp.Link.
 func (l *Link) TxCapacity() int { return l.s.TxFrames() }
 
+// TxFragments implements tcp.Link.
+func (l *Link) TxFragments() int { return 1 }
+
 // TxChecksumOffload implements tcp.Link.
 func (l *Link) TxChecksumOffload() bool { return l.s.TxChecksumOffload() }
 
