@@ -2,6 +2,7 @@
 # libiscsi's iscsi-test-cu from a peer network namespace against xtgtd in another, joined by a veth pair:
 # once through a kernel-TCP portal and once through the AF_XDP portal (xdp:IFACE:IP:PORT, userspace TCP),
 # then compares the sets of passed tests. Needs root; cleans up namespaces, XDP programs and pins on exit.
+# MTU=9000 runs it over jumbo frames (the AF_XDP portal then sends multi-buffer segments).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" != 0 ]; then echo "xdp-conformance: SKIP (needs root for namespaces and XDP)"; exit 0; fi
@@ -12,6 +13,10 @@ TA=10.233.0.1; CA=10.233.0.2
 OUT=${OUT:-tools/out/xdp-conformance}
 . tools/testbed.sh
 testbed_up
+if [ -n "${MTU:-}" ]; then
+	ip -n "$T" link set "$VT" mtu "$MTU"
+	ip -n "$C" link set "$VC" mtu "$MTU"
+fi
 mkdir -p "$OUT"
 rc=0
 for kind in tcp xdp; do

@@ -35,7 +35,9 @@
 //     kept frames and no send buffer exists (buffers up to Config.StageMax are staged so that
 //     small writes return at once) — and the net.Conn adapter. Where the link offers it
 //     (Link.TxChecksumOffload: AF_XDP TX metadata), the engine writes only the pseudo-header
-//     sum and the checksum is completed below it.
+//     sum and the checksum is completed below it. On links whose packets may span several
+//     transmit buffers (Link.TxFragments: multi-buffer AF_XDP), segments up to the MTU go out
+//     over several frames (TxFrame.More); the advertised receive MSS always fits one frame.
 //   - info.go, stats.go: per-connection (ConnStats, Info) and per-engine statistics.
 //
 // Links live in datapath/link: memlink (in-memory pair), afpacket (raw socket), xsklink

@@ -36,8 +36,14 @@ func newBed(t testing.TB, mode bpf.Mode) *bed {
 // are filled in).
 func newBedWith(t testing.TB, mode bpf.Mode, cfg Config) *bed {
 	t.Helper()
+	return newBedPair(t, mode, netnstest.PairConfig{}, cfg)
+}
+
+// newBedPair is newBedWith with the veth pair's configuration (MTU).
+func newBedPair(t testing.TB, mode bpf.Mode, pc netnstest.PairConfig, cfg Config) *bed {
+	t.Helper()
 	netnstest.RequireRoot(t)
-	b := &bed{p: netnstest.NewPair(t, netnstest.PairConfig{})}
+	b := &bed{p: netnstest.NewPair(t, pc)}
 	b.root = filepath.Join(bpf.DefaultPinRoot, "test-"+netnstest.UniqueName())
 	t.Cleanup(func() { os.RemoveAll(b.root) })
 	b.p.A.Run(t, func() (err error) {

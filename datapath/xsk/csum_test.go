@@ -26,9 +26,15 @@ type l4Frame struct {
 }
 
 func (b *bed) l4Frame(proto byte, dport uint16, tag uint32) l4Frame {
-	l4len := 8 + 8 // UDP header + payload
+	return b.l4FrameN(proto, dport, tag, 8)
+}
+
+// l4FrameN is l4Frame with payload bytes of payload (at least 8): a
+// pattern, then the tag and "xtgt".
+func (b *bed) l4FrameN(proto byte, dport uint16, tag uint32, payload int) l4Frame {
+	l4len := 8 + payload // UDP header + payload
 	if proto == unix.IPPROTO_TCP {
-		l4len = 20 + 8
+		l4len = 20 + payload
 	}
 	f := make([]byte, 14+20+l4len)
 	copy(f[0:6], b.p.MACB)
@@ -56,6 +62,9 @@ func (b *bed) l4Frame(proto byte, dport uint16, tag uint32) l4Frame {
 	} else {
 		binary.BigEndian.PutUint16(l4[4:], uint16(l4len))
 		fr.off = 6
+	}
+	for i := range l4[l4len-payload : l4len-8] {
+		l4[l4len-payload+i] = byte(i*7) + byte(tag)
 	}
 	binary.BigEndian.PutUint32(l4[len(l4)-8:], tag)
 	copy(l4[len(l4)-4:], "xtgt")

@@ -3,7 +3,8 @@
 // rings (fill, completion, RX, TX), batch receive and transmit of frames that
 // are []byte views into UMEM (no copy), frame recycling, registration in the
 // classifier's XSKMAP (package bpf), copy or zero-copy binding with automatic
-// fallback, the need_wakeup protocol, and statistics.
+// fallback, the need_wakeup protocol, multi-buffer packets (XDP_USE_SG),
+// and statistics.
 //
 // API (one goroutine drives a Socket; nothing here allocates per frame):
 //
@@ -12,7 +13,7 @@
 //	frames := make([]xsk.Frame, 64)
 //	for {
 //		s.Poll(time.Second)              // wait for RX, reap TX completions
-//		n := s.Receive(frames)           // frames[i].Data: whole Ethernet frame in UMEM
+//		n := s.Receive(frames)           // frames[i].Data: Ethernet frame in UMEM (More: continued)
 //		... consume ...
 //		s.ReleaseBatch(frames[:n])       // back to the fill ring
 //		f, ok := s.GetTxFrame()          // build an outgoing frame in UMEM
@@ -71,10 +72,61 @@
 //     mid-2024; older kernels reject the flag) gets a plain UMEM:
 //     TxChecksumOffload and TxMetadata report false.
 //
-// Transmit refuses (ErrBadFrame, queuing the frames before) what the
-// kernel would drop without a completion or would loop on: frames outside
-// UMEM, empty or crossing their chunk, starting inside the metadata area,
-// or with a checksum request past their end.
+// Transmit refuses (ErrBadFrame, queuing the packets before) what the
+// kernel would drop or would loop on: frames outside UMEM, empty or
+// crossing their chunk, starting inside the metadata area, or with a
+// checksum request past their end; packets it would not send whole (see
+// below).
+//
+// Multi-buffer packets (Config.MultiBuffer; Linux Documentation/networking/
+// af_xdp.rst, "Multi-Buffer Support"), for MTUs above what one frame holds:
+// the socket is bound with XDP_USE_SG. Every binding is tried with it
+// before any without (copy mode with it is preferred to zero-copy
+// without: a caller asking for it has packets no single frame holds); a
+// kernel or driver that refuses it (EOPNOTSUPP, EINVAL) gets a socket
+// without it, and MultiBuffer reports which. A packet is then a run of
+// frames, every one but its last with Frame.More (descriptor option
+// XDP_PKT_CONTD):
+//
+//	pkt := []xsk.Frame{a, b, c}                  // from GetTxFrame, filled
+//	pkt[0].More, pkt[1].More = true, true
+//	pkt[0].CsumStart, pkt[0].CsumOffset = 34, 6  // first frame only
+//	n, err := s.Transmit(pkt)                    // 3, or 0: never part
+//
+// In detail:
+//
+//   - Transmit queues a packet whole or not at all: without room on the TX
+//     ring for all its frames it stops before it (the count returned
+//     covers the packets before). ErrBadFrame for More on a socket
+//     without multi-buffer, for a last frame with More, for more than
+//     MaxTxFrags frames, and for a checksum request on any frame but the
+//     first; any bad frame refuses its whole packet.
+//   - MaxTxFrags: 1 without multi-buffer; copy mode 17 (MAX_SKB_FRAGS:
+//     the kernel's skb takes the first frame in its linear part and 17
+//     more in fragments, 18 in all, verified on Linux 6.18 with veth, but
+//     an IFF_TX_SKB_NO_LINEAR device such as virtio-net puts every frame
+//     in a fragment, and user space cannot tell); zero-copy: the driver's
+//     netdev xdp-zc-max-segs (generic netlink).
+//   - A checksum request on the first frame covers the whole packet (the
+//     kernel reads TX metadata from the first descriptor only); its field
+//     must lie in the first frame. TxChecksumSoftware is not offered on a
+//     multi-buffer copy-mode socket (TxChecksumOffload false): the kernel
+//     computes that checksum before attaching the other frames, over the
+//     first frame only (verified on Linux 6.18).
+//   - Keep, InFlight, PutTxFrame and completions stay per frame. Copy mode
+//     (verified on Linux 6.18, veth) builds one skb per packet and, when it
+//     is freed (on veth, within the kick), completes all its descriptors
+//     together: one completion per descriptor, with its address, in ring
+//     order. Each frame of a kept packet stays the caller's; each returns
+//     with PutTxFrame.
+//   - Receive returns whole packets: if the frames slice would cut one, it
+//     stops before it; a packet of more frames than the slice can hold is
+//     given back to the fill ring unread and counted (Stats.RxDropped).
+//     Copy mode puts FrameSize-256 bytes (XDP_PACKET_HEADROOM) of a packet
+//     in each frame: with 4 KiB frames a 9000-byte packet arrives as
+//     three.
+//   - Stats.RxMultiPackets and TxMultiPackets count packets of several
+//     frames received and queued.
 //
 // Why not github.com/asavie/xdp (v0.3.3, pinned in go.mod): it was the brief's
 // starting point and we read it closely, but its Socket cannot be used under

@@ -15,6 +15,7 @@ const (
 	netdevCmdDevGet     = 1
 	netdevADevIfindex   = 1
 	netdevADevXDPFeat   = 3
+	netdevADevZCMaxSegs = 4 // u32, only for devices with NETDEV_XDP_ACT_XSK_ZEROCOPY
 	netdevADevXSKFeat   = 6
 	netdevXSKTxChecksum = 2 // NETDEV_XSK_FLAGS_TX_CHECKSUM
 )
@@ -22,19 +23,17 @@ const (
 var errNetlink = errors.New("xsk: netdev netlink")
 
 // devFeatures are a device's XDP and AF_XDP features as the netdev netlink
-// family reports them.
+// family reports them: xdp-features, xsk-features (what the driver's
+// xsk_tx_metadata_ops implement for zero-copy sockets) and xdp-zc-max-segs
+// (the most buffers per packet in zero-copy mode; 0 when not reported,
+// for a device without zero-copy).
 type devFeatures struct {
-	xdp, xsk uint64
+	xdp, xsk  uint64
+	zcMaxSegs uint32
 }
 
-// xskFeatures returns the netdev xsk-features bits of ifindex (in the
-// calling thread's network namespace): what the driver's
-// xsk_tx_metadata_ops implement for zero-copy sockets.
-func xskFeatures(ifindex int) (uint64, error) {
-	f, err := netdevGet(ifindex)
-	return f.xsk, err
-}
-
+// netdevGet asks the netdev netlink family about ifindex (in the calling
+// thread's network namespace).
 func netdevGet(ifindex int) (devFeatures, error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_GENERIC)
 	if err != nil {
@@ -73,6 +72,9 @@ func netdevGet(ifindex int) (devFeatures, error) {
 	}
 	if v, ok := attrs[netdevADevXSKFeat]; ok && len(v) >= 8 {
 		f.xsk = binary.NativeEndian.Uint64(v)
+	}
+	if v, ok := attrs[netdevADevZCMaxSegs]; ok && len(v) >= 4 {
+		f.zcMaxSegs = binary.NativeEndian.Uint32(v)
 	}
 	return f, nil
 }

@@ -12,22 +12,66 @@ import (
 // Receive moves up to len(frames) received frames into frames and returns
 // how many. Each Data is a view into UMEM, valid until the frame is given
 // back with Release (or Transmit). It never blocks; see Poll.
+//
+// Packets come whole: with multi-buffer, a packet longer than a frame is
+// several consecutive frames, all but the last with More set. A packet
+// that does not fit in what is left of frames stays for the next call; one
+// with more frames than len(frames) can ever hold is given back to the
+// kernel unread and counted in Stats.RxDropped.
 func (s *Socket) Receive(frames []Frame) int {
-	if s.fd < 0 {
+	if s.fd < 0 || len(frames) == 0 {
 		return 0
 	}
-	n := s.rx.ready()
-	if n > uint32(len(frames)) {
-		n = uint32(len(frames))
-	}
+	ready := s.rx.ready()
 	cons := s.rx.consVal()
-	for i := range n {
-		d := s.rx.descs[(cons+i)&s.rx.mask]
-		frames[i] = Frame{Addr: d.Addr, Data: s.umem[d.Addr : d.Addr+uint64(d.Len) : d.Addr+uint64(d.Len)]}
-		s.st.RxFrames++
-		s.st.RxBytes += uint64(d.Len)
+	room := uint32(len(frames))
+	var n, c uint32 // frames returned, descriptors consumed
+	for c < ready {
+		d := &s.rx.descs[(cons+c)&s.rx.mask]
+		if d.Options&unix.XDP_PKT_CONTD == 0 {
+			// A packet of one frame.
+			if n == room {
+				break
+			}
+			frames[n] = Frame{Addr: d.Addr, Data: s.umem[d.Addr : d.Addr+uint64(d.Len) : d.Addr+uint64(d.Len)]}
+			s.st.RxFrames++
+			s.st.RxBytes += uint64(d.Len)
+			n++
+			c++
+			continue
+		}
+		// A multi-buffer packet: find its last frame. The kernel
+		// publishes packets whole; should the end not be there yet,
+		// it stays for the next call.
+		e := c + 1
+		for e < ready && s.rx.descs[(cons+e)&s.rx.mask].Options&unix.XDP_PKT_CONTD != 0 {
+			e++
+		}
+		if e == ready {
+			break
+		}
+		k := e - c + 1
+		if k > room {
+			for ; c <= e; c++ {
+				s.Release(Frame{Addr: s.rx.descs[(cons+c)&s.rx.mask].Addr})
+			}
+			s.st.RxDropped++
+			continue
+		}
+		if n+k > room {
+			break
+		}
+		for ; c <= e; c++ {
+			d := &s.rx.descs[(cons+c)&s.rx.mask]
+			frames[n] = Frame{Addr: d.Addr, Data: s.umem[d.Addr : d.Addr+uint64(d.Len) : d.Addr+uint64(d.Len)],
+				More: c < e}
+			s.st.RxFrames++
+			s.st.RxBytes += uint64(d.Len)
+			n++
+		}
+		s.st.RxMultiPackets++
 	}
-	atomic.StoreUint32(s.rx.cons, cons+n)
+	atomic.StoreUint32(s.rx.cons, cons+c)
 	return int(n)
 }
 
@@ -132,86 +176,147 @@ func (s *Socket) InFlight(f Frame) bool {
 // Transmit queues frames (from GetTxFrame or Receive, or retained ones,
 // each sending len(Data) bytes) on the TX ring and kicks the kernel. It
 // returns how many were queued: the rest stay the caller's (TX ring full,
-// or from the first frame that fails with ErrBadFrame or
+// or from the packet of the first frame that fails with ErrBadFrame or
 // ErrNoChecksumOffload on). Queued frames come back to the TX pool through
 // Complete, except those with Keep, which stay the caller's (Frame.Keep).
 // A frame may be queued again while still in flight.
+//
+// With multi-buffer (MultiBuffer), a packet is a run of frames all but the
+// last of which have More set, at most MaxTxFrags. A packet is queued
+// whole or not at all: when the TX ring lacks room for all of it,
+// Transmit stops before it. Keep and completions stay per frame.
 func (s *Socket) Transmit(frames []Frame) (int, error) {
 	if s.fd < 0 {
 		return 0, ErrClosed
 	}
-	n := s.tx.free()
-	if n > uint32(len(frames)) {
-		n = uint32(len(frames))
-	}
-	var err error
+	room := s.tx.free()
 	prod := s.tx.prodVal()
-	var i uint32
-	for ; i < n; i++ {
-		f := &frames[i]
-		idx := f.Addr >> s.frameShift
-		off := f.Addr & s.frameMask
-		// What the kernel would reject (then skip without a completion,
-		// losing the frame), or what would put the metadata in the
-		// chunk before.
-		if idx >= uint64(len(s.state)) || len(f.Data) == 0 || off < uint64(s.metaLen) ||
-			off+uint64(len(f.Data)) > uint64(s.frameSize) {
-			err = fmt.Errorf("%w: addr %#x len %d (frame size %d, TX metadata %d)",
-				ErrBadFrame, f.Addr, len(f.Data), s.frameSize, s.metaLen)
+	var err error
+	var q uint32 // descriptors queued = frames[:q] queued
+	for int(q) < len(frames) {
+		first := int(q)
+		last, perr := s.packetEnd(frames, first)
+		if perr != nil {
+			err = perr
 			break
 		}
-		var opts uint32
-		if f.CsumOffset != 0 {
-			if !s.txCsum {
-				err = fmt.Errorf("%w: checksum request on frame %#x", ErrNoChecksumOffload, f.Addr)
-				break
-			}
-			// The kernel refuses this with EINVAL and retries the
-			// descriptor forever: the TX ring would be stuck.
-			if int(f.CsumStart)+int(f.CsumOffset)+2 > len(f.Data) {
-				err = fmt.Errorf("%w: checksum at %d+%d in %d bytes", ErrBadFrame, f.CsumStart, f.CsumOffset, len(f.Data))
-				break
-			}
-			opts = unix.XDP_TX_METADATA
-			s.st.TxCsumRequests++
+		k := uint32(last - first + 1)
+		if k > room-q {
+			s.st.TxRingFull++
+			break
 		}
-		if s.metaLen > 0 {
-			// struct xsk_tx_metadata right before the data: u64 flags,
-			// then request.csum_start and request.csum_offset. Flags
-			// are cleared when nothing is asked, for drivers that look
-			// regardless of the descriptor's option.
-			m := s.umem[f.Addr-uint64(s.metaLen) : f.Addr]
-			if opts != 0 {
-				binary.NativeEndian.PutUint64(m[0:], unix.XDP_TXMD_FLAGS_CHECKSUM)
-				binary.NativeEndian.PutUint16(m[8:], f.CsumStart)
-				binary.NativeEndian.PutUint16(m[10:], f.CsumOffset)
-			} else {
-				binary.NativeEndian.PutUint64(m[0:], 0)
-			}
+		if err = s.checkPacket(frames[first : last+1]); err != nil {
+			break
 		}
-		st := s.state[idx]
-		if f.Keep != (st&fsKept != 0) {
-			if f.Keep {
-				s.kept++
-			} else {
-				s.kept--
-			}
-			st ^= fsKept
+		for j := first; j <= last; j++ {
+			s.queueDesc(&frames[j], prod+uint32(j), j == first)
 		}
-		s.state[idx] = st + 1
-		s.tx.descs[(prod+i)&s.tx.mask] = unix.XDPDesc{Addr: f.Addr, Len: uint32(len(f.Data)), Options: opts}
-		s.st.TxFrames++
-		s.st.TxBytes += uint64(len(f.Data))
+		if k > 1 {
+			s.st.TxMultiPackets++
+		}
+		q += k
 	}
-	atomic.StoreUint32(s.tx.prod, prod+i)
-	s.txPending += int(i)
-	if err == nil && i < uint32(len(frames)) {
-		s.st.TxRingFull++
-	}
+	atomic.StoreUint32(s.tx.prod, prod+q)
+	s.txPending += int(q)
 	if kerr := s.kickTx(); err == nil {
 		err = kerr
 	}
-	return int(i), err
+	return int(q), err
+}
+
+// packetEnd returns the index of the last frame of the packet that starts
+// at frames[first], or ErrBadFrame for a packet the kernel would not send
+// whole.
+func (s *Socket) packetEnd(frames []Frame, first int) (int, error) {
+	last := first
+	for frames[last].More {
+		switch {
+		case !s.multiBuf:
+			return 0, fmt.Errorf("%w: frame %#x continues its packet (More) on a socket without multi-buffer",
+				ErrBadFrame, frames[last].Addr)
+		case last+1 == len(frames):
+			return 0, fmt.Errorf("%w: frame %#x continues its packet (More) but is the last given",
+				ErrBadFrame, frames[last].Addr)
+		case last+1-first >= s.maxTxFrags:
+			return 0, fmt.Errorf("%w: packet of more than %d frames", ErrBadFrame, s.maxTxFrags)
+		}
+		last++
+	}
+	return last, nil
+}
+
+// checkPacket refuses what the kernel would reject (then skip without a
+// completion, losing the frame, or retry forever), or what would put the
+// metadata in the chunk before.
+func (s *Socket) checkPacket(pkt []Frame) error {
+	for j := range pkt {
+		f := &pkt[j]
+		off := f.Addr & s.frameMask
+		if f.Addr>>s.frameShift >= uint64(len(s.state)) || len(f.Data) == 0 || off < uint64(s.metaLen) ||
+			off+uint64(len(f.Data)) > uint64(s.frameSize) {
+			return fmt.Errorf("%w: addr %#x len %d (frame size %d, TX metadata %d)",
+				ErrBadFrame, f.Addr, len(f.Data), s.frameSize, s.metaLen)
+		}
+		if f.CsumOffset == 0 {
+			continue
+		}
+		switch {
+		case j > 0:
+			// The kernel reads the metadata of a packet's first
+			// descriptor only: the request would be ignored.
+			return fmt.Errorf("%w: checksum request on frame %#x, %d of its packet (only the first may carry one)",
+				ErrBadFrame, f.Addr, j)
+		case !s.txCsum:
+			return fmt.Errorf("%w: checksum request on frame %#x", ErrNoChecksumOffload, f.Addr)
+		case int(f.CsumStart)+int(f.CsumOffset)+2 > len(f.Data):
+			// The kernel refuses this with EINVAL and retries the
+			// descriptor forever: the TX ring would be stuck. It
+			// checks against the first descriptor's length.
+			return fmt.Errorf("%w: checksum at %d+%d in %d bytes", ErrBadFrame, f.CsumStart, f.CsumOffset, len(f.Data))
+		}
+	}
+	return nil
+}
+
+// queueDesc writes f's descriptor at TX ring position pos (and its metadata)
+// and accounts for it; f was checked by checkPacket.
+func (s *Socket) queueDesc(f *Frame, pos uint32, first bool) {
+	var opts uint32
+	if first && f.CsumOffset != 0 {
+		opts = unix.XDP_TX_METADATA
+		s.st.TxCsumRequests++
+	}
+	if s.metaLen > 0 {
+		// struct xsk_tx_metadata right before the data: u64 flags,
+		// then request.csum_start and request.csum_offset. Flags are
+		// cleared when nothing is asked, for drivers that look
+		// regardless of the descriptor's option.
+		m := s.umem[f.Addr-uint64(s.metaLen) : f.Addr]
+		if opts != 0 {
+			binary.NativeEndian.PutUint64(m[0:], unix.XDP_TXMD_FLAGS_CHECKSUM)
+			binary.NativeEndian.PutUint16(m[8:], f.CsumStart)
+			binary.NativeEndian.PutUint16(m[10:], f.CsumOffset)
+		} else {
+			binary.NativeEndian.PutUint64(m[0:], 0)
+		}
+	}
+	if f.More {
+		opts |= unix.XDP_PKT_CONTD
+	}
+	idx := f.Addr >> s.frameShift
+	st := s.state[idx]
+	if f.Keep != (st&fsKept != 0) {
+		if f.Keep {
+			s.kept++
+		} else {
+			s.kept--
+		}
+		st ^= fsKept
+	}
+	s.state[idx] = st + 1
+	s.tx.descs[pos&s.tx.mask] = unix.XDPDesc{Addr: f.Addr, Len: uint32(len(f.Data)), Options: opts}
+	s.st.TxFrames++
+	s.st.TxBytes += uint64(len(f.Data))
 }
 
 // kickTx asks the kernel to send what is on the TX ring. In copy mode the

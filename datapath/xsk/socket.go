@@ -35,6 +35,11 @@ type Config struct {
 	// (default off). Socket.TxChecksumOffload reports whether it is in
 	// effect.
 	TxChecksum TxChecksum
+	// MultiBuffer asks for multi-buffer packets (bind flag XDP_USE_SG):
+	// packets longer than a frame are received as, and may be sent as,
+	// several frames (Frame.More). If the kernel or driver refuses it,
+	// the socket is opened without it: Socket.MultiBuffer reports which.
+	MultiBuffer bool
 }
 
 // TxChecksum selects TX checksum offload through AF_XDP TX metadata
@@ -57,7 +62,10 @@ const (
 	// TxChecksumSoftware is TxChecksumOffload with XDP_UMEM_TX_SW_CSUM:
 	// in copy mode the kernel computes the checksum itself before the
 	// frame leaves (slower; for testing and for devices whose offload is
-	// suspect). Zero-copy drivers ignore the flag.
+	// suspect). Zero-copy drivers ignore the flag. Not with multi-buffer
+	// in copy mode, where the kernel would sum a packet's first frame
+	// only: the socket then reports no offload (TxChecksumOffload false,
+	// TxMetadata true).
 	TxChecksumSoftware
 )
 
@@ -77,8 +85,11 @@ var (
 	ErrUnsupported = errors.New("xsk: AF_XDP not supported")
 	// ErrBadFrame: Transmit was given a frame the kernel would reject
 	// (outside UMEM, empty, crossing its chunk, no room for the TX
-	// metadata before it, or a checksum request past its end). Frames
-	// before it are queued; it and the rest stay the caller's.
+	// metadata before it, or a checksum request past its end), or a
+	// packet it would drop (Frame.More without multi-buffer, more frames
+	// than MaxTxFrags, a last frame with More, a checksum request on a
+	// continuation frame). The packets before it are queued; its packet
+	// and the rest stay the caller's.
 	ErrBadFrame = errors.New("xsk: frame not transmittable")
 	// ErrNoChecksumOffload: Transmit was given a checksum request
 	// (Frame.CsumOffset != 0) on a socket without TX checksum offload.
@@ -90,10 +101,17 @@ var (
 // resliced to the length to send. Addr identifies the frame to the kernel
 // (it is the UMEM offset of Data[0]).
 //
+// A packet is one frame, or with multi-buffer (Config.MultiBuffer) several
+// consecutive frames: every frame but its last has More set.
+//
 // Keep, CsumStart and CsumOffset are read by Transmit only.
 type Frame struct {
 	Addr uint64
 	Data []byte
+	// More: the packet continues in the next frame (descriptor option
+	// XDP_PKT_CONTD). Receive sets it; for Transmit it means the next
+	// frame of the same slice, and needs a multi-buffer socket.
+	More bool
 	// Keep retains the frame after it is sent: its completion does not
 	// return it to the TX pool, the caller still owns it (to send it
 	// again, or to give it back with PutTxFrame). While InFlight, the
@@ -102,7 +120,11 @@ type Frame struct {
 	// CsumStart and CsumOffset request TX checksum offload (CsumOffset 0:
 	// none; only on a socket where TxChecksumOffload is true): the
 	// checksum is computed over Data[CsumStart:] and stored, as 16 bits,
-	// at Data[CsumStart+CsumOffset:]. As with a NIC's CHECKSUM_PARTIAL,
+	// at Data[CsumStart+CsumOffset:]. For a multi-frame packet the
+	// request goes on its first frame only (the kernel reads the TX
+	// metadata of the first descriptor), the checksum field must lie in
+	// that frame, and the checksum covers the rest of the packet, all
+	// its frames. As with a NIC's CHECKSUM_PARTIAL,
 	// that field must hold the folded, non-inverted pseudo-header sum
 	// (for TCP/UDP over IPv4: addresses, protocol and L4 length), and
 	// Data itself is never modified, so a kept frame can be sent again
@@ -137,6 +159,8 @@ type Socket struct {
 	txPending  int      // submitted, not yet completed
 	zeroCopy   bool
 	needWakeup bool
+	multiBuf   bool // bound with XDP_USE_SG
+	maxTxFrags int  // frames per transmitted packet (1 without multi-buffer)
 	pollfd     [1]unix.PollFd
 	st         Stats
 }
@@ -149,6 +173,28 @@ const (
 )
 
 const defaultFrames, defaultFrameSize, defaultRing = 4096, 2048, 2048
+
+// copyMaxTxFrags is the most frames a multi-buffer packet may have in copy
+// mode. The kernel builds one skb per packet: the first descriptor's data
+// in its linear part and each further descriptor in a page fragment, and
+// drops a packet that would need more than MAX_SKB_FRAGS fragments.
+// MAX_SKB_FRAGS is a build option, 17 by default and never less, not
+// visible from user space (net.core.max_skb_frags, only in the initial
+// network namespace, is a GSO limit an administrator may lower). With the
+// linear part that is MAX_SKB_FRAGS+1 = 18 frames (verified on Linux 6.18
+// with veth: 18 frames arrive as one packet; a 19-frame packet is dropped
+// whole, its descriptors counted invalid and completed; earlier
+// multi-buffer kernels, as their source reads, dropped it without
+// completing the descriptors, losing the frames). Devices with
+// IFF_TX_SKB_NO_LINEAR (virtio-net) put every descriptor in a fragment,
+// which leaves MAX_SKB_FRAGS = 17: the limit used for every device, as
+// user space cannot see that flag. A UMEM frame (2 or 4 KiB, aligned)
+// never spans two pages, so a descriptor takes one fragment.
+const copyMaxTxFrags = 17
+
+// openSocket opens one socket with the given bind flags; a variable so that
+// tests can exercise Open's fallbacks.
+var openSocket = open
 
 // Open creates the socket, its UMEM and rings, fills the fill ring and binds
 // to (Ifindex, Queue) in the calling thread's network namespace.
@@ -183,20 +229,30 @@ func Open(cfg Config) (*Socket, error) {
 	default:
 		tries = []uint16{unix.XDP_ZEROCOPY, unix.XDP_COPY}
 	}
+	// With MultiBuffer, every binding is tried with XDP_USE_SG before any
+	// without it: a caller that asks for multi-buffer has packets longer
+	// than a frame, which a socket without it can neither receive nor
+	// send, so copy mode with it is preferred to zero-copy without.
+	sgs := []bool{false}
+	if cfg.MultiBuffer {
+		sgs = []bool{true, false}
+	}
+	wake := []bool{!cfg.NoNeedWakeup}
+	if !cfg.NoNeedWakeup {
+		wake = append(wake, false)
+	}
 	var errs []error
-	for _, flags := range tries {
-		wake := []bool{!cfg.NoNeedWakeup}
-		if !cfg.NoNeedWakeup {
-			wake = append(wake, false)
-		}
-		for _, w := range wake {
-			s, err := open(cfg, flags, w)
-			if err == nil {
-				return s, nil
-			}
-			errs = append(errs, err)
-			if !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EPROTONOSUPPORT) {
-				return nil, err
+	for _, sg := range sgs {
+		for _, flags := range tries {
+			for _, w := range wake {
+				s, err := openSocket(cfg, flags, w, sg)
+				if err == nil {
+					return s, nil
+				}
+				errs = append(errs, err)
+				if !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EPROTONOSUPPORT) {
+					return nil, err
+				}
 			}
 		}
 	}
@@ -206,7 +262,7 @@ func Open(cfg Config) (*Socket, error) {
 	return nil, errors.Join(errs...)
 }
 
-func open(cfg Config, bindFlags uint16, needWakeup bool) (_ *Socket, err error) {
+func open(cfg Config, bindFlags uint16, needWakeup, sg bool) (_ *Socket, err error) {
 	fd, err := unix.Socket(unix.AF_XDP, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		if errors.Is(err, unix.EAFNOSUPPORT) {
@@ -297,6 +353,9 @@ func open(cfg Config, bindFlags uint16, needWakeup bool) (_ *Socket, err error) 
 	if needWakeup {
 		flags |= unix.XDP_USE_NEED_WAKEUP
 	}
+	if sg {
+		flags |= unix.XDP_USE_SG
+	}
 	sa := unix.SockaddrXDP{Flags: flags, Ifindex: uint32(cfg.Ifindex), QueueID: uint32(cfg.Queue)}
 	err = unix.Bind(fd, &sa)
 	// A socket closed just before on this queue releases it from deferred
@@ -315,15 +374,39 @@ func open(cfg Config, bindFlags uint16, needWakeup bool) (_ *Socket, err error) 
 		uintptr(unsafe.Pointer(&opts)), uintptr(unsafe.Pointer(&optLen)), 0); e == 0 {
 		s.zeroCopy = opts&unix.XDP_OPTIONS_ZEROCOPY != 0
 	}
+	// Zero-copy: the driver advertises what it does in netdev netlink.
+	var feat devFeatures
+	var featErr error
+	if s.zeroCopy && (s.metaLen > 0 || sg) {
+		feat, featErr = netdevGet(cfg.Ifindex)
+	}
 	// Copy mode: the kernel builds a CHECKSUM_PARTIAL skb from the
 	// metadata itself. Zero-copy: the driver must implement the request,
 	// which it advertises in netdev xsk-features; a driver without it
 	// would silently send the partial sum.
 	s.txCsum = s.metaLen > 0
 	if s.txCsum && s.zeroCopy {
-		feat, err := xskFeatures(cfg.Ifindex)
-		s.txCsum = err == nil && feat&netdevXSKTxChecksum != 0
+		s.txCsum = featErr == nil && feat.xsk&netdevXSKTxChecksum != 0
 	}
+	// Copy mode with XDP_UMEM_TX_SW_CSUM computes the checksum when it
+	// meets the first descriptor, before the packet's other frames are
+	// attached: a multi-frame packet leaves with a checksum over its
+	// first frame only (verified on Linux 6.18). Not offered then.
+	if s.txCsum && sg && !s.zeroCopy && cfg.TxChecksum == TxChecksumSoftware {
+		s.txCsum = false
+	}
+	s.multiBuf = sg
+	s.maxTxFrags = 1
+	switch {
+	case !sg:
+	case !s.zeroCopy:
+		s.maxTxFrags = copyMaxTxFrags
+	case featErr == nil && feat.zcMaxSegs > 1:
+		// The driver's limit (netdev xdp-zc-max-segs). Unknown: one
+		// frame per packet, as the driver would drop longer ones.
+		s.maxTxFrags = int(feat.zcMaxSegs)
+	}
+	s.maxTxFrags = min(s.maxTxFrags, cfg.RingSize)
 	s.pollfd[0].Fd = int32(fd)
 	return s, nil
 }
@@ -416,6 +499,17 @@ func (s *Socket) ZeroCopy() bool { return s.zeroCopy }
 // NeedWakeup reports whether the need_wakeup protocol is in use.
 func (s *Socket) NeedWakeup() bool { return s.needWakeup }
 
+// MultiBuffer reports whether the socket is bound with XDP_USE_SG
+// (Config.MultiBuffer, accepted by the kernel and driver): received
+// packets longer than a frame arrive as several frames (Frame.More), and
+// Transmit sends packets of up to MaxTxFrags frames.
+func (s *Socket) MultiBuffer() bool { return s.multiBuf }
+
+// MaxTxFrags returns the most frames a transmitted packet may have: 1
+// without multi-buffer; in copy mode 17 (MAX_SKB_FRAGS, see
+// copyMaxTxFrags); in zero-copy mode the driver's netdev xdp-zc-max-segs.
+func (s *Socket) MaxTxFrags() int { return s.maxTxFrags }
+
 // FrameSize returns the UMEM frame size. A TX frame from GetTxFrame has
 // FrameSize - TxMetadataLen bytes when TX metadata is on.
 func (s *Socket) FrameSize() int { return int(s.frameSize) }
@@ -427,7 +521,8 @@ func (s *Socket) TxFrames() int { return s.txFrames }
 
 // TxChecksumOffload reports whether Transmit honours checksum requests
 // (Frame.CsumOffset): Config.TxChecksum asked for it, the kernel accepted
-// the TX metadata and, in zero-copy mode, the driver advertises it.
+// the TX metadata and, in zero-copy mode, the driver advertises it (and
+// not TxChecksumSoftware on a multi-buffer copy-mode socket).
 func (s *Socket) TxChecksumOffload() bool { return s.txCsum }
 
 // TxMetadata reports whether TxMetadataLen bytes of TX metadata precede

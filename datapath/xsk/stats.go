@@ -19,6 +19,9 @@ type Stats struct {
 	Polls             uint64 // poll(2) calls
 	TxCsumRequests    uint64 // frames queued with a checksum offload request
 	TxKept            uint64 // frames retained now (sent with Frame.Keep, not given back)
+	RxMultiPackets    uint64 // multi-buffer packets (several frames) received
+	TxMultiPackets    uint64 // multi-buffer packets (several frames) queued
+	RxDropped         uint64 // packets with more frames than the Receive slice holds, given back unread
 
 	Kernel unix.XDPStatistics // rx_dropped, invalid descs, ring full, fill empty...
 }

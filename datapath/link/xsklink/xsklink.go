@@ -18,17 +18,21 @@ import (
 // Link is one AF_XDP queue as a tcp.Link. One engine goroutine drives it; Wake may be called
 // from anywhere.
 type Link struct {
-	s        *xsk.Socket
-	mac      [6]byte
-	mtu      int
-	efd      int
-	pfds     [2]unix.PollFd
-	base     uintptr // address of UMEM offset 0 (learned from the first frame)
-	rx       []xsk.Frame
-	tx       []xsk.Frame
-	txRoom   int
-	TxDrops  uint64 // frames the TX ring had no room for (TCP retransmits them)
-	closeErr error
+	s       *xsk.Socket
+	mac     [6]byte
+	mtu     int
+	efd     int
+	pfds    [2]unix.PollFd
+	base    uintptr // address of UMEM offset 0 (learned from the first frame)
+	rx      []xsk.Frame
+	tx      []xsk.Frame
+	txRoom  int
+	drop    []xsk.Frame
+	TxDrops uint64 // frames the TX ring had no room for (TCP retransmits them)
+	// RxMultiDrops counts received multi-buffer packets, dropped: the engine advertises an MSS
+	// that fits one frame, so only a peer ignoring it sends them.
+	RxMultiDrops uint64
+	closeErr     error
 }
 
 // New wraps s (bound to ifname's queue). Close closes the wrapper, not the socket.
@@ -44,26 +48,50 @@ func New(s *xsk.Socket, ifname string) (*Link, error) {
 	if err != nil {
 		return nil, fmt.Errorf("xsklink: eventfd: %w", err)
 	}
-	l := &Link{s: s, mtu: ifi.MTU, efd: efd, rx: make([]xsk.Frame, 256), tx: make([]xsk.Frame, 256)}
+	l := &Link{s: s, mtu: ifi.MTU, efd: efd, rx: make([]xsk.Frame, 256), tx: make([]xsk.Frame, 256),
+		drop: make([]xsk.Frame, 0, 256)}
 	copy(l.mac[:], ifi.HardwareAddr)
 	l.txRoom = s.FrameSize()
 	if f, ok := s.GetTxFrame(); ok {
 		l.txRoom = len(f.Data)
 		s.PutTxFrame(f)
 	}
+	// A received frame starts XDP_PACKET_HEADROOM into its chunk: segments the engine
+	// receives (its advertised MSS) and sends in one buffer are sized to the smaller room.
+	l.txRoom = min(l.txRoom, s.FrameSize()-rxHeadroom)
 	l.pfds = [2]unix.PollFd{{Fd: int32(s.Fd()), Events: unix.POLLIN}, {Fd: int32(efd), Events: unix.POLLIN}}
 	return l, nil
 }
 
-// Receive implements tcp.Link.
+// rxHeadroom is the kernel's XDP_PACKET_HEADROOM in front of every received frame.
+const rxHeadroom = 256
+
+// Receive implements tcp.Link. Multi-buffer packets are dropped (see RxMultiDrops).
 func (l *Link) Receive(frames [][]byte) int {
 	n := l.s.Receive(l.rx[:min(len(frames), len(l.rx))])
+	k := 0
+	inMulti := false // xsk.Receive returns whole packets only
 	for i := 0; i < n; i++ {
-		l.learn(l.rx[i])
-		frames[i] = l.rx[i].Data
+		f := l.rx[i]
 		l.rx[i] = xsk.Frame{}
+		if f.More || inMulti {
+			l.drop = append(l.drop, f)
+			if !f.More {
+				l.RxMultiDrops++
+			}
+			inMulti = f.More
+			continue
+		}
+		l.learn(f)
+		frames[k] = f.Data
+		k++
 	}
-	return n
+	if len(l.drop) > 0 {
+		l.s.ReleaseBatch(l.drop)
+		clear(l.drop)
+		l.drop = l.drop[:0]
+	}
+	return k
 }
 
 // Release implements tcp.Link.
@@ -108,10 +136,16 @@ func (l *Link) Transmit(frames []link.TxFrame) error {
 	var first error
 	for len(frames) > 0 {
 		k := min(len(frames), len(l.tx))
+		for k < len(frames) && k > 0 && frames[k-1].More {
+			k-- // never split a multi-buffer packet between two batches
+		}
+		if k == 0 {
+			return fmt.Errorf("xsklink: packet of more than %d frames", len(l.tx))
+		}
 		for i := 0; i < k; i++ {
 			f := &frames[i]
 			l.tx[i] = xsk.Frame{Addr: l.addrOf(f.Buf), Data: f.Buf, Keep: f.Keep,
-				CsumStart: f.CsumStart, CsumOffset: f.CsumOffset}
+				CsumStart: f.CsumStart, CsumOffset: f.CsumOffset, More: f.More}
 		}
 		sent := 0
 		for try := 0; sent < k && try < 16; try++ {
@@ -181,8 +215,8 @@ func (l *Link) FrameSize() int { return l.txRoom }
 // TxCapacity implements tcp.Link.
 func (l *Link) TxCapacity() int { return l.s.TxFrames() }
 
-// TxFragments implements tcp.Link.
-func (l *Link) TxFragments() int { return 1 }
+// TxFragments implements tcp.Link: several with multi-buffer AF_XDP (xsk.Config.MultiBuffer).
+func (l *Link) TxFragments() int { return l.s.MaxTxFrags() }
 
 // TxChecksumOffload implements tcp.Link.
 func (l *Link) TxChecksumOffload() bool { return l.s.TxChecksumOffload() }

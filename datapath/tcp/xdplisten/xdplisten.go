@@ -94,17 +94,19 @@ func Listen(ctx context.Context, iface string, ip netip.Addr, port uint16, opts 
 	// Received payload stays in UMEM until the application releases it, so the RX frame pool
 	// must cover the receive windows of the connections on a queue: a larger UMEM and a
 	// smaller per-connection window than the engine's defaults.
+	// A received frame starts XDP_PACKET_HEADROOM (256) into its UMEM chunk: 2 KiB frames
+	// carry a 1500-byte MTU, 4 KiB ones about 3.8 KiB. Above that (jumbo frames) the engine
+	// sends each segment over several frames (multi-buffer AF_XDP) and advertises a receive
+	// MSS that fits one.
+	mtu := nl.Attrs().MTU
 	if opts.XSK.FrameSize == 0 {
-		// Copy mode leaves a frame XDP_PACKET_HEADROOM (256) short: 2 KiB frames carry a
-		// 1500-byte MTU, 4 KiB ones up to about 3.8 KiB (without multi-buffer AF_XDP, larger
-		// MTUs cannot be served).
 		opts.XSK.FrameSize = 2048
-		if mtu := nl.Attrs().MTU; mtu+14 > 2048-256 {
+		if mtu+14 > 2048-256 {
 			opts.XSK.FrameSize = 4096
-			if mtu+14 > 4096-256 {
-				return nil, fmt.Errorf("xdplisten: %s: MTU %d exceeds what a 4 KiB AF_XDP frame holds (%d)", iface, mtu, 4096-256-14)
-			}
 		}
+	}
+	if mtu+14 > opts.XSK.FrameSize-256 {
+		opts.XSK.MultiBuffer = true
 	}
 	if opts.XSK.NumFrames == 0 {
 		opts.XSK.NumFrames = defaultFrames
@@ -137,6 +139,9 @@ func Listen(ctx context.Context, iface string, ip netip.Addr, port uint16, opts 
 			return nil, fmt.Errorf("xdplisten: queue %d: %w", q, err)
 		}
 		l.socks = append(l.socks, s)
+		if xc.MultiBuffer && !s.MultiBuffer() {
+			lg.Warn("xdplisten: no multi-buffer AF_XDP: segments are limited to one frame", "queue", q, "mtu", mtu)
+		}
 		lk, err := xsklink.New(s, iface)
 		if err != nil {
 			return nil, err
