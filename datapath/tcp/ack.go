@@ -113,7 +113,7 @@ func (c *Conn) processAck(s *Segment) bool {
 		return true
 	}
 	// ack == snd.una (or older, within the allowed range).
-	if ack == c.sndUna && len(s.Payload) == 0 && s.Flags&(FlagSYN|FlagFIN) == 0 &&
+	if ack == c.sndUna && s.DataLen() == 0 && s.Flags&(FlagSYN|FlagFIN) == 0 &&
 		c.sndWnd == oldWnd && c.flight() > 0 {
 		c.Stats.DupAcksIn.Add(1)
 		c.onDupAck()

@@ -41,7 +41,7 @@ func TestSteadyStateNoAllocs(t *testing.T) {
 		}
 		c.onKick()
 		h.step()
-		n := h.peer.Receive(frames)
+		n := h.peer.Receive(frames, nil)
 		h.peer.Release(frames[:n])
 	}
 	if a := testing.AllocsPerRun(rounds-1, rx); a != 0 {
@@ -56,7 +56,7 @@ func TestSteadyStateNoAllocs(t *testing.T) {
 		c.queueData(payload)
 		c.onKick()
 		h.step()
-		n := h.peer.Receive(frames)
+		n := h.peer.Receive(frames, nil)
 		h.peer.Release(frames[:n])
 		h.peer.Transmit(acks[j : j+1])
 		j++
@@ -103,7 +103,7 @@ func BenchmarkSegmentInput(b *testing.B) {
 			}
 			c.onKick()
 			h.step()
-			m := h.peer.Receive(frames)
+			m := h.peer.Receive(frames, nil)
 			h.peer.Release(frames[:m])
 		}
 	}
@@ -145,7 +145,7 @@ func BenchmarkSegmentOutput(b *testing.B) {
 				c.queueData(payload)
 				c.onKick()
 				h.step()
-				m := h.peer.Receive(frames)
+				m := h.peer.Receive(frames, nil)
 				h.peer.Release(frames[:m])
 				h.peer.Transmit(acks[j : j+1])
 				j++

@@ -4,60 +4,43 @@ package tcp
 const maxOOO = 256
 
 // processData handles segment text and FIN in ESTABLISHED / FIN-WAIT-1/2 (RFC 9293 §3.10.7.4
-// seventh and eighth checks). It returns whether the frame was retained.
+// seventh and eighth checks). It returns whether the frame was retained; for a multi-buffer
+// packet, whether each continuation frame was is recorded in e.moreKept.
 func (c *Conn) processData(s *Segment) (retained bool) {
 	e := c.eng
-	payload := s.Payload
-	seq := s.Seq
 	fin := s.Flags&FlagFIN != 0
-	if d := c.rcvNxt.Sub(seq); d > 0 {
-		if d >= len(payload) {
-			// Entirely old, except perhaps the FIN.
-			if !(fin && seq.Add(len(payload)) == c.rcvNxt) {
-				c.ackNow = true
-				e.markDirty(c)
-				return false
-			}
-			payload = payload[len(payload):]
+	hadOOO := len(c.ooo) > 0
+	seq := s.Seq
+	var st pieceResult
+	for k := 0; k <= len(s.More); k++ {
+		p := s.Payload
+		if k > 0 {
+			p = s.More[k-1]
+		}
+		last := k == len(s.More)
+		kept, r := c.dataPiece(seq, p, fin && last)
+		seq = seq.Add(len(p))
+		if k == 0 {
+			retained = kept
 		} else {
-			payload = payload[d:]
+			e.moreKept[k-1] = kept
 		}
-		seq = c.rcvNxt
-	}
-	wnd := max(c.rcvAdv.Sub(c.rcvNxt), 0)
-	if over := seq.Add(len(payload)).Sub(c.rcvNxt.Add(wnd)); over > 0 {
-		payload = payload[:max(len(payload)-over, 0)]
-		fin = false
-	}
-	if len(payload) > 0 && c.appClosed.Load() {
-		// Data for a fully closed socket: abort (RFC 9293 §3.10.4 / RFC 1122 4.2.2.13).
-		c.abort(ErrAborted, true)
-		return false
-	}
-	if seq != c.rcvNxt {
-		c.Stats.OutOfOrderIn.Add(1)
-		if len(payload) > 0 {
-			retained = c.holdOOO(seq, payload, fin)
+		st |= r
+		if r&pieceAborted != 0 {
+			return retained
 		}
+	}
+	if st&pieceOutOfOrder != 0 {
 		// One immediate duplicate ACK per out-of-order segment, with SACK (RFC 5681 §4.2):
 		// the sender counts them, so they must not be coalesced.
 		c.sendAckNow()
 		return retained
 	}
-	hadOOO := len(c.ooo) > 0
-	if len(payload) > 0 {
-		if !c.deliver(payload) {
-			c.Stats.DroppedIn.Add(1)
-			c.ackNow = true
-			e.markDirty(c)
-			return false
-		}
-		retained = true
-		c.rcvNxt = c.rcvNxt.Add(len(payload))
-		c.segsUnacked++
+	if st&pieceInOrder == 0 {
+		return retained
 	}
-	if fin {
-		c.onFin()
+	if st&pieceDelivered != 0 {
+		c.segsUnacked++
 	}
 	if hadOOO {
 		c.drainOOO()
@@ -74,6 +57,72 @@ func (c *Conn) processData(s *Segment) (retained bool) {
 		e.markDirty(c)
 	}
 	return retained
+}
+
+// pieceResult says what dataPiece did with a piece of a segment's payload.
+type pieceResult uint8
+
+const (
+	pieceInOrder    pieceResult = 1 << iota // reached the in-order path (data or FIN)
+	pieceDelivered                          // payload queued for the application
+	pieceOutOfOrder                         // held (or dropped) out of order
+	pieceAborted                            // the connection was aborted
+)
+
+// dataPiece trims one piece of payload (starting at seq; fin if the segment's FIN follows it)
+// to the window and delivers it, holds it out of order, or drops it. It returns whether the
+// piece's frame was retained.
+func (c *Conn) dataPiece(seq Seq, payload []byte, fin bool) (bool, pieceResult) {
+	e := c.eng
+	if d := c.rcvNxt.Sub(seq); d > 0 {
+		if d >= len(payload) {
+			// Entirely old, except perhaps the FIN.
+			if !(fin && seq.Add(len(payload)) == c.rcvNxt) {
+				c.ackNow = true
+				e.markDirty(c)
+				return false, 0
+			}
+			payload = payload[len(payload):]
+		} else {
+			payload = payload[d:]
+		}
+		seq = c.rcvNxt
+	}
+	wnd := max(c.rcvAdv.Sub(c.rcvNxt), 0)
+	if over := seq.Add(len(payload)).Sub(c.rcvNxt.Add(wnd)); over > 0 {
+		payload = payload[:max(len(payload)-over, 0)]
+		fin = false
+	}
+	if len(payload) > 0 && c.appClosed.Load() {
+		// Data for a fully closed socket: abort (RFC 9293 §3.10.4 / RFC 1122 4.2.2.13).
+		c.abort(ErrAborted, true)
+		return false, pieceAborted
+	}
+	if seq != c.rcvNxt {
+		c.Stats.OutOfOrderIn.Add(1)
+		kept := false
+		if len(payload) > 0 {
+			kept = c.holdOOO(seq, payload, fin)
+		}
+		return kept, pieceOutOfOrder
+	}
+	r := pieceInOrder
+	kept := false
+	if len(payload) > 0 {
+		if !c.deliver(payload) {
+			c.Stats.DroppedIn.Add(1)
+			c.ackNow = true
+			e.markDirty(c)
+			return false, 0
+		}
+		kept = true
+		r |= pieceDelivered
+		c.rcvNxt = c.rcvNxt.Add(len(payload))
+	}
+	if fin {
+		c.onFin()
+	}
+	return kept, r
 }
 
 // deliver queues an in-order payload view for the application.

@@ -36,6 +36,8 @@ type Engine struct {
 	rng       *mrand.Rand
 
 	rx       [][]byte
+	rxMore   []bool
+	moreKept []bool // per continuation frame of the packet being processed: retained
 	relq     [][]byte
 	txq      []TxFrame
 	retq     [][]byte // acknowledged kept frames to return to the link
@@ -85,6 +87,8 @@ func NewEngine(link Link, cfg Config) (*Engine, error) {
 		listeners: make(map[uint16]*Listener),
 		rng:       mrand.New(mrand.NewChaCha8(seed)),
 		rx:        make([][]byte, rxBatch),
+		rxMore:    make([]bool, rxBatch),
+		moreKept:  make([]bool, rxBatch),
 		relq:      make([][]byte, 0, 4*rxBatch),
 		txq:       make([]TxFrame, 0, txBatch+maxTxFrags),
 		retq:      make([][]byte, 0, txBatch),
@@ -98,6 +102,9 @@ func NewEngine(link Link, cfg Config) (*Engine, error) {
 	mtuMSS := link.MTU() - IPv4HeaderLen - TCPHeaderLen
 	frameMSS := link.FrameSize() - EthHeaderLen - IPv6HeaderLen - TCPMaxHeaderLen
 	e.mss = min(mtuMSS, frameMSS+20)
+	if link.RxMultiBuffer() {
+		e.mss = mtuMSS
+	}
 	if e.mss < 536 {
 		return nil, fmt.Errorf("tcp: link frame size %d / mtu %d too small", link.FrameSize(), link.MTU())
 	}
@@ -180,16 +187,25 @@ func (e *Engine) Run(ctx context.Context) error {
 // whether any work was done.
 func (e *Engine) poll() bool {
 	work := false
-	n := e.link.Receive(e.rx)
+	n := e.link.Receive(e.rx, e.rxMore)
 	if n > 0 {
 		work = true
 		e.Stats.FramesIn.Add(uint64(n))
-		for i := 0; i < n; i++ {
-			f := e.rx[i]
-			e.rx[i] = nil
-			if !e.input(f) {
-				e.relq = append(e.relq, f)
+		for i := 0; i < n; {
+			j := i
+			for j < n-1 && e.rxMore[j] {
+				j++
 			}
+			if j == i {
+				if !e.input(e.rx[i], nil) {
+					e.relq = append(e.relq, e.rx[i])
+				}
+			} else {
+				e.inputMulti(e.rx[i : j+1])
+			}
+			clear(e.rx[i : j+1])
+			clear(e.rxMore[i : j+1])
+			i = j + 1
 		}
 	}
 	e.seenGen = e.kickGen.Load()

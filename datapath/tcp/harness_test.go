@@ -84,7 +84,7 @@ func (h *harness) frame(s segSpec) []byte {
 	if h.v6 {
 		src, dst = hIP6Peer, hIP6Eng
 	}
-	b := make([]byte, 2048)
+	b := make([]byte, max(2048, EthHeaderLen+IPv6HeaderLen+TCPMaxHeaderLen+len(s.payload)))
 	f := TCPFields{SrcPort: s.sport, DstPort: s.dport, Seq: s.seq, Ack: s.ack, Flags: s.flags, Window: s.wnd}
 	off, total := writeHeaders(b, h.v6, hMACPeer, hMACEng, src, dst, &f, len(s.opts), len(s.payload), 1)
 	copy(b[off+TCPHeaderLen:], s.opts)
@@ -115,7 +115,7 @@ func (h *harness) out() []Segment {
 	var segs []Segment
 	frames := make([][]byte, 64)
 	for {
-		n := h.peer.Receive(frames)
+		n := h.peer.Receive(frames, nil)
 		if n == 0 {
 			return segs
 		}

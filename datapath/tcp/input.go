@@ -2,11 +2,28 @@ package tcp
 
 import "errors"
 
-// input processes one received frame; it reports whether the frame was retained (its payload
-// was queued for the application or held out of order).
-func (e *Engine) input(f []byte) bool {
+// inputMulti processes a multi-buffer packet (frames[1:] continue its payload) and releases
+// the frames not retained.
+func (e *Engine) inputMulti(frames [][]byte) {
+	more := frames[1:]
+	clear(e.moreKept[:len(more)])
+	if !e.input(frames[0], more) {
+		e.release(frames[0])
+	}
+	for k, f := range more {
+		if !e.moreKept[k] {
+			e.release(f)
+		}
+	}
+	clear(e.moreKept[:len(more)])
+}
+
+// input processes one received packet (a frame, continued in more for a multi-buffer one); it
+// reports whether the first frame was retained (its payload was queued for the application or
+// held out of order); processData records the continuation frames' fate in e.moreKept.
+func (e *Engine) input(f []byte, more [][]byte) bool {
 	s := &e.seg
-	if err := parseFrame(f, s, e.csumMode); err != nil {
+	if err := parseFrame(f, more, s, e.csumMode); err != nil {
 		if err != errPartialChecksum {
 			e.countParseError(err)
 			return false
@@ -224,7 +241,7 @@ func (c *Conn) input(s *Segment) (retained bool) {
 	}
 	switch c.state {
 	case StateEstablished, StateFinWait1, StateFinWait2:
-		if len(s.Payload) > 0 || s.Flags&FlagFIN != 0 {
+		if s.DataLen() > 0 || s.Flags&FlagFIN != 0 {
 			retained = c.processData(s)
 		}
 	default:

@@ -14,7 +14,13 @@ import (
 // first byte lies inside a received frame, so a payload view releases its frame.
 type Link interface {
 	// Receive stores up to len(frames) received frames and returns how many; it does not block.
-	Receive(frames [][]byte) int
+	// more[i] reports that frames[i]'s packet continues in frames[i+1] (multi-buffer receive,
+	// links whose RxMultiBuffer is true); whole packets only are returned. A nil more asks for
+	// single-frame packets only.
+	Receive(frames [][]byte, more []bool) int
+	// RxMultiBuffer reports that received packets may span several frames: the engine then
+	// advertises an MSS from the MTU alone.
+	RxMultiBuffer() bool
 	// Release returns received frames (or views into them) to the link.
 	Release(frames [][]byte)
 	// TxBuffers stores up to len(bufs) empty transmit buffers of FrameSize bytes and returns how

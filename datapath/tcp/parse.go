@@ -20,7 +20,8 @@ var (
 	ErrBadAddress  = errors.New("tcp: bad address")
 )
 
-// Segment is a parsed TCP/IP frame. Payload is a view into the frame.
+// Segment is a parsed TCP/IP frame. Payload is a view into the frame; a multi-buffer packet's
+// payload continues in More (views of the following frames, MoreLen bytes in all).
 type Segment struct {
 	SrcMAC, DstMAC   MAC
 	Src, Dst         netip.Addr
@@ -30,11 +31,16 @@ type Segment struct {
 	Window           uint16
 	Opts             Options
 	Payload          []byte
+	More             [][]byte
+	MoreLen          int
 }
+
+// DataLen returns the payload length, continuation frames included.
+func (s *Segment) DataLen() int { return len(s.Payload) + s.MoreLen }
 
 // Len returns the segment length in sequence space (payload plus SYN and FIN).
 func (s *Segment) Len() int {
-	n := len(s.Payload)
+	n := s.DataLen()
 	if s.Flags&FlagSYN != 0 {
 		n++
 	}
@@ -54,7 +60,7 @@ func ParseFrame(frame []byte, s *Segment, verifyCsum bool) error {
 	if verifyCsum {
 		mode = csumVerify
 	}
-	return parseFrame(frame, s, mode)
+	return parseFrame(frame, nil, s, mode)
 }
 
 // Checksum modes.
@@ -68,8 +74,14 @@ const (
 // sum: a Linux CHECKSUM_PARTIAL packet handed over by a veth without being completed.
 var errPartialChecksum = errors.New("tcp: partial checksum")
 
-func parseFrame(frame []byte, s *Segment, mode int) error {
+// parseFrame parses frame, whose packet continues in the frames of more (multi-buffer receive;
+// the headers are in frame), into s.
+func parseFrame(frame []byte, more [][]byte, s *Segment, mode int) error {
 	verifyCsum := mode != csumTrust
+	extra := 0
+	for _, m := range more {
+		extra += len(m)
+	}
 	if len(frame) < EthHeaderLen {
 		return ErrShort
 	}
@@ -90,7 +102,7 @@ func parseFrame(frame []byte, s *Segment, mode int) error {
 			return ErrIPHeader
 		}
 		tl := ip.TotalLen()
-		if tl < hl || tl > len(b) {
+		if tl < hl || tl > len(b)+extra || extra > 0 && tl != len(b)+extra {
 			return ErrIPHeader
 		}
 		if Checksum(b[:hl]) != 0 {
@@ -104,9 +116,9 @@ func parseFrame(frame []byte, s *Segment, mode int) error {
 		}
 		s.Src = netip.AddrFrom4([4]byte(ip.Src()))
 		s.Dst = netip.AddrFrom4([4]byte(ip.Dst()))
-		tcp = b[hl:tl]
+		tcp = b[hl : tl-extra]
 		if verifyCsum {
-			psum = pseudoSum(ip.Src(), ip.Dst(), len(tcp))
+			psum = pseudoSum(ip.Src(), ip.Dst(), tl-hl)
 		}
 	case EtherTypeIPv6:
 		if len(b) < IPv6HeaderLen {
@@ -117,7 +129,7 @@ func parseFrame(frame []byte, s *Segment, mode int) error {
 			return ErrIPHeader
 		}
 		pl := ip.PayloadLen()
-		if IPv6HeaderLen+pl > len(b) {
+		if IPv6HeaderLen+pl > len(b)+extra || extra > 0 && IPv6HeaderLen+pl != len(b)+extra {
 			return ErrIPHeader
 		}
 		if ip.NextHeader() != ProtoTCP {
@@ -125,9 +137,9 @@ func parseFrame(frame []byte, s *Segment, mode int) error {
 		}
 		s.Src = netip.AddrFrom16([16]byte(ip.Src()))
 		s.Dst = netip.AddrFrom16([16]byte(ip.Dst()))
-		tcp = b[IPv6HeaderLen : IPv6HeaderLen+pl]
+		tcp = b[IPv6HeaderLen : IPv6HeaderLen+pl-extra]
 		if verifyCsum {
-			psum = pseudoSum(ip.Src(), ip.Dst(), len(tcp))
+			psum = pseudoSum(ip.Src(), ip.Dst(), pl)
 		}
 	default:
 		return ErrNotIP
@@ -147,7 +159,7 @@ func parseFrame(frame []byte, s *Segment, mode int) error {
 		// (the same frames are accepted as when verifying first).
 		if mode == csumPartial && h.Checksum() == checksumFold(psum) {
 			partial = true
-		} else if checksumFold(checksumAdd(psum, tcp)) != 0xffff {
+		} else if checksumFold(sumPieces(psum, tcp, more)) != 0xffff {
 			return ErrTCPChecksum
 		}
 	}
@@ -165,6 +177,7 @@ func parseFrame(frame []byte, s *Segment, mode int) error {
 		return err
 	}
 	s.Payload = tcp[off:]
+	s.More, s.MoreLen = more, extra
 	if s.Flags&FlagSYN != 0 && s.Flags&(FlagFIN|FlagRST) != 0 {
 		return ErrBadFlags
 	}
@@ -175,6 +188,24 @@ func parseFrame(frame []byte, s *Segment, mode int) error {
 		return errPartialChecksum
 	}
 	return nil
+}
+
+// sumPieces adds the bytes of first and then of each of more, as one contiguous run, to sum.
+func sumPieces(sum uint64, first []byte, more [][]byte) uint64 {
+	if len(more) == 0 {
+		return checksumAdd(sum, first)
+	}
+	sum = checksumAdd(sum, first)
+	n := len(first)
+	for _, m := range more {
+		p := checksumAdd(0, m)
+		if n%2 == 1 {
+			p = sumOddShift(p)
+		}
+		sum = checksumCombine(sum, p)
+		n += len(m)
+	}
+	return sum
 }
 
 // tcpChecksumOffset is where the checksum sits inside the TCP header.

@@ -3,6 +3,7 @@ package tcp
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"math/rand/v2"
 	"testing"
 )
@@ -87,6 +88,31 @@ func FuzzParseFrame(f *testing.F) {
 			t.Fatal("payload outside the frame")
 		}
 		_ = ParseFrame(b, &s, false)
+	})
+}
+
+// FuzzParseMultiBuffer parses arbitrary bytes split into a first frame and continuation
+// frames at fuzzed points: never a panic, and payload views stay inside their frames.
+func FuzzParseMultiBuffer(f *testing.F) {
+	h := &harness{}
+	f.Add(h.frame(segSpec{seq: 1, ack: 2, flags: FlagACK, payload: make([]byte, 3000)}), uint16(70), uint16(1500))
+	f.Add(h.frame(segSpec{seq: 1, ack: 2, flags: FlagACK, payload: []byte("data")}), uint16(55), uint16(57))
+	f.Add([]byte{}, uint16(0), uint16(0))
+	f.Fuzz(func(t *testing.T, b []byte, c1, c2 uint16) {
+		a, z := min(int(c1), len(b)), min(int(c2), len(b))
+		if a > z {
+			a, z = z, a
+		}
+		more := [][]byte{b[a:z:z], b[z:]}
+		for _, mode := range []int{csumVerify, csumPartial, csumTrust} {
+			var s Segment
+			if err := parseFrame(b[:a:a], more, &s, mode); err != nil && err != errPartialChecksum {
+				continue
+			}
+			if len(s.Payload) > a || s.MoreLen != len(b)-a || s.DataLen() != len(s.Payload)+len(b)-a {
+				t.Fatal("payload accounting")
+			}
+		}
 	})
 }
 
@@ -197,6 +223,51 @@ func TestSendQueueCopySum(t *testing.T) {
 						t.Fatalf("pieces %v seg %d: resend %d+%d sum %#x want %#x", pieces, segLen, start, n, got, want)
 					}
 				}
+			}
+		}
+	}
+}
+
+// TestParseMultiBuffer parses packets whose payload continues in further frames, split at odd
+// and even points: the checksum is verified across the pieces, a corrupted continuation byte
+// is caught, and the IP length must match the pieces exactly.
+func TestParseMultiBuffer(t *testing.T) {
+	h := newHarness(t, nil)
+	payload := make([]byte, 5000)
+	for i := range payload {
+		payload[i] = byte(i*7 + 3)
+	}
+	for _, v6 := range []bool{false, true} {
+		h.v6 = v6
+		full := h.frame(segSpec{seq: 1, ack: 1, flags: FlagACK, payload: payload})
+		hdr := len(full) - len(payload)
+		for _, cuts := range [][]int{{hdr + 1}, {hdr + 1447, hdr + 1448}, {hdr + 2, hdr + 3, hdr + 4001}} {
+			var pieces [][]byte
+			prev := 0
+			for _, c := range cuts {
+				pieces = append(pieces, full[prev:c])
+				prev = c
+			}
+			pieces = append(pieces, full[prev:])
+			var s Segment
+			if err := parseFrame(pieces[0], pieces[1:], &s, csumVerify); err != nil {
+				t.Fatalf("v6=%v cuts %v: %v", v6, cuts, err)
+			}
+			got := append([]byte(nil), s.Payload...)
+			for _, m := range s.More {
+				got = append(got, m...)
+			}
+			if !bytes.Equal(got, payload) || s.DataLen() != len(payload) || s.Len() != len(payload) {
+				t.Fatalf("v6=%v cuts %v: payload differs", v6, cuts)
+			}
+			last := pieces[len(pieces)-1]
+			last[len(last)-1] ^= 0x40
+			if err := parseFrame(pieces[0], pieces[1:], &s, csumVerify); !errors.Is(err, ErrTCPChecksum) {
+				t.Fatalf("v6=%v cuts %v: corrupted continuation: %v", v6, cuts, err)
+			}
+			last[len(last)-1] ^= 0x40
+			if err := parseFrame(pieces[0], pieces[1:len(pieces)-1], &s, csumVerify); !errors.Is(err, ErrIPHeader) {
+				t.Fatalf("v6=%v cuts %v: missing continuation: %v", v6, cuts, err)
 			}
 		}
 	}

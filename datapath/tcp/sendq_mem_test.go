@@ -106,14 +106,22 @@ func TestMemWriteDeadlineWhileBorrowed(t *testing.T) {
 
 // TestMemMultiBufferSegments: over a jumbo MTU, an engine whose transmit buffers are 2 KiB
 // sends each segment over four of them (TxFrame.More), under loss, so that resends are copied
-// out of kept multi-buffer segments too; the peer receives every packet whole and verifies its
-// checksum, with and without checksum offload.
+// out of kept multi-buffer segments too; the peer receives every packet whole (or, in
+// multi-buffer-receive, spread over 1500-byte frames, its payload delivered as several views,
+// out-of-order ones held) and verifies its checksum, with and without checksum offload.
 func TestMemMultiBufferSegments(t *testing.T) {
-	for _, offload := range []bool{false, true} {
-		t.Run(map[bool]string{false: "software-checksum", true: "offload"}[offload], func(t *testing.T) {
+	for _, tc := range []struct{ offload, rxMulti bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+		offload, rxMulti := tc.offload, tc.rxMulti
+		name := map[bool]string{false: "software-checksum", true: "offload"}[offload] +
+			map[bool]string{false: "", true: "/multi-buffer-receive"}[rxMulti]
+		t.Run(name, func(t *testing.T) {
 			la, lb := memlink.NewPairSizes(macA, macB, 8192, 2048, 9216, 9000)
 			la.TxFrags = 4
 			la.CsumOffload, lb.CsumOffload = offload, offload
+			if rxMulti {
+				// B receives every packet over 1500-byte frames and advertises the MTU's MSS.
+				lb.RxFragSize = 1500
+			}
 			p := newPairOver(t, la, lb, nil)
 			cl, sv := p.connect(t, 3260)
 			var mu sync.Mutex
@@ -130,6 +138,9 @@ func TestMemMultiBufferSegments(t *testing.T) {
 			}
 			if cl.Stats.Retransmits.Load() == 0 {
 				t.Fatal("no retransmissions under loss")
+			}
+			if rxMulti && sv.Stats.OutOfOrderIn.Load() == 0 {
+				t.Fatal("no out-of-order arrivals under loss")
 			}
 			if n := p.a.Stats.BadChecksum.Load() + p.b.Stats.BadChecksum.Load(); n != 0 {
 				t.Fatalf("%d bad checksums", n)

@@ -80,8 +80,8 @@ func index(a, v []byte, fs int) int {
 	return off / fs
 }
 
-// Receive implements tcp.Link.
-func (l *Link) Receive(frames [][]byte) int {
+// Receive implements tcp.Link (single-frame packets only).
+func (l *Link) Receive(frames [][]byte, _ []bool) int {
 	n := 0
 	for n < len(frames) {
 		if len(l.free) == 0 {
@@ -223,6 +223,9 @@ func (l *Link) Addr() [6]byte { return l.mac }
 
 // TxCapacity implements tcp.Link.
 func (l *Link) TxCapacity() int { return len(l.txArena) / l.frameSize }
+
+// RxMultiBuffer implements tcp.Link.
+func (l *Link) RxMultiBuffer() bool { return false }
 
 // TxFragments implements tcp.Link.
 func (l *Link) TxFragments() int { return 1 }

@@ -19,14 +19,16 @@ type Link struct {
 	frameSize int
 	mtu       int
 
-	mu     sync.Mutex
-	arena  []byte // rx frames
-	free   []int
-	rxq    [][]byte
-	txa    []byte // tx frames
-	txFree []int
-	peer   *Link
-	closed bool
+	mu      sync.Mutex
+	arena   []byte // rx frames
+	free    []int
+	rxq     [][]byte
+	rxMore  []bool
+	txa     []byte // tx frames
+	txFree  []int
+	scratch []byte // a packet being assembled from its transmit buffers
+	peer    *Link
+	closed  bool
 
 	notify chan struct{}
 	timer  *time.Timer
@@ -40,6 +42,10 @@ type Link struct {
 	// TxFrags lets a packet span up to this many transmit buffers (tcp.Link.TxFragments,
 	// default 1); the peer receives it whole, as from a wire.
 	TxFrags int
+	// RxFragSize, if set, splits every packet this endpoint receives over frames of at most
+	// that many bytes (multi-buffer receive, tcp.Link.RxMultiBuffer); set it before the
+	// engine is created.
+	RxFragSize int
 
 	Sent, Dropped, NoBuffer, Offloaded atomic.Uint64
 }
@@ -62,13 +68,15 @@ func NewPairSizes(macA, macB [6]byte, n, frameSizeA, frameSizeB, mtu int) (*Link
 
 func newLink(mac [6]byte, n, fs, mtu int) *Link {
 	l := &Link{mac: mac, frameSize: fs, mtu: mtu, arena: make([]byte, n*fs), txa: make([]byte, n*fs),
-		notify: make(chan struct{}, 1), timer: time.NewTimer(time.Hour)}
+		scratch: make([]byte, 64<<10),
+		notify:  make(chan struct{}, 1), timer: time.NewTimer(time.Hour)}
 	l.timer.Stop()
 	for i := n - 1; i >= 0; i-- {
 		l.free = append(l.free, i)
 		l.txFree = append(l.txFree, i)
 	}
 	l.rxq = make([][]byte, 0, n)
+	l.rxMore = make([]bool, 0, n)
 	return l
 }
 
@@ -81,13 +89,23 @@ func index(a []byte, v []byte, fs int) int {
 	return off / fs
 }
 
-// Receive implements tcp.Link.
-func (l *Link) Receive(frames [][]byte) int {
+// Receive implements tcp.Link; with RxFragSize set, packets arrive over several frames.
+func (l *Link) Receive(frames [][]byte, more []bool) int {
 	l.mu.Lock()
-	n := copy(frames, l.rxq)
+	n := min(len(frames), len(l.rxq))
+	for n > 0 && l.rxMore[n-1] {
+		n-- // whole packets only
+	}
+	copy(frames, l.rxq[:n])
+	if more != nil {
+		copy(more, l.rxMore[:n])
+	}
 	k := copy(l.rxq, l.rxq[n:])
+	copy(l.rxMore, l.rxMore[n:])
 	clear(l.rxq[k:])
+	clear(l.rxMore[k:])
 	l.rxq = l.rxq[:k]
+	l.rxMore = l.rxMore[:k]
 	l.mu.Unlock()
 	return n
 }
@@ -149,13 +167,17 @@ func (l *Link) Transmit(frames []link.TxFrame) error {
 			l.Dropped.Add(1)
 			continue
 		}
-		if len(p.free) == 0 || p.closed || size > p.frameSize {
+		fs := p.frameSize
+		if p.RxFragSize > 0 {
+			fs = min(fs, p.RxFragSize)
+		}
+		nfr := (size + fs - 1) / fs
+		if len(p.free) < nfr || p.closed || p.RxFragSize == 0 && size > p.frameSize {
 			l.NoBuffer.Add(1)
 			continue
 		}
-		i := p.free[len(p.free)-1]
-		p.free = p.free[:len(p.free)-1]
-		v := p.arena[i*p.frameSize : i*p.frameSize+size]
+		// Assemble in the scratch frame, then scatter over the receive frames.
+		v := l.scratch[:size]
 		at := 0
 		for _, tf := range pkt {
 			at += copy(v[at:], tf.Buf)
@@ -166,7 +188,16 @@ func (l *Link) Transmit(frames []link.TxFrame) error {
 			binary.BigEndian.PutUint16(v[at:], checksum(v[tf.CsumStart:]))
 			l.Offloaded.Add(1)
 		}
-		p.rxq = append(p.rxq, v)
+		for len(v) > 0 {
+			i := p.free[len(p.free)-1]
+			p.free = p.free[:len(p.free)-1]
+			k := min(len(v), fs)
+			f := p.arena[i*p.frameSize : i*p.frameSize+k]
+			copy(f, v[:k])
+			v = v[k:]
+			p.rxq = append(p.rxq, f)
+			p.rxMore = append(p.rxMore, len(v) > 0)
+		}
 		delivered = true
 		l.Sent.Add(1)
 	}
@@ -241,6 +272,9 @@ func (l *Link) Addr() [6]byte { return l.mac }
 
 // TxCapacity implements tcp.Link.
 func (l *Link) TxCapacity() int { return len(l.txa) / l.frameSize }
+
+// RxMultiBuffer implements tcp.Link.
+func (l *Link) RxMultiBuffer() bool { return l.RxFragSize > 0 }
 
 // TxFragments implements tcp.Link.
 func (l *Link) TxFragments() int { return max(l.TxFrags, 1) }

@@ -29,8 +29,8 @@ type Link struct {
 	txRoom  int
 	drop    []xsk.Frame
 	TxDrops uint64 // frames the TX ring had no room for (TCP retransmits them)
-	// RxMultiDrops counts received multi-buffer packets, dropped: the engine advertises an MSS
-	// that fits one frame, so only a peer ignoring it sends them.
+	// RxMultiDrops counts multi-buffer packets dropped because the caller of Receive takes
+	// single-frame packets only.
 	RxMultiDrops uint64
 	closeErr     error
 }
@@ -66,14 +66,21 @@ func New(s *xsk.Socket, ifname string) (*Link, error) {
 // rxHeadroom is the kernel's XDP_PACKET_HEADROOM in front of every received frame.
 const rxHeadroom = 256
 
-// Receive implements tcp.Link. Multi-buffer packets are dropped (see RxMultiDrops).
-func (l *Link) Receive(frames [][]byte) int {
+// Receive implements tcp.Link. Multi-buffer packets are passed on when more is given, dropped
+// otherwise (see RxMultiDrops).
+func (l *Link) Receive(frames [][]byte, more []bool) int {
 	n := l.s.Receive(l.rx[:min(len(frames), len(l.rx))])
 	k := 0
 	inMulti := false // xsk.Receive returns whole packets only
 	for i := 0; i < n; i++ {
 		f := l.rx[i]
 		l.rx[i] = xsk.Frame{}
+		if more != nil {
+			l.learn(f)
+			frames[k], more[k] = f.Data, f.More
+			k++
+			continue
+		}
 		if f.More || inMulti {
 			l.drop = append(l.drop, f)
 			if !f.More {
@@ -214,6 +221,9 @@ func (l *Link) FrameSize() int { return l.txRoom }
 
 // TxCapacity implements tcp.Link.
 func (l *Link) TxCapacity() int { return l.s.TxFrames() }
+
+// RxMultiBuffer implements tcp.Link.
+func (l *Link) RxMultiBuffer() bool { return l.s.MultiBuffer() }
 
 // TxFragments implements tcp.Link: several with multi-buffer AF_XDP (xsk.Config.MultiBuffer).
 func (l *Link) TxFragments() int { return l.s.MaxTxFrags() }
