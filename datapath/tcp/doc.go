@@ -36,8 +36,10 @@
 //     small writes return at once) — and the net.Conn adapter. Where the link offers it
 //     (Link.TxChecksumOffload: AF_XDP TX metadata), the engine writes only the pseudo-header
 //     sum and the checksum is completed below it. On links whose packets may span several
-//     transmit buffers (Link.TxFragments: multi-buffer AF_XDP), segments up to the MTU go out
-//     over several frames (TxFrame.More); the advertised receive MSS always fits one frame.
+//     buffers (multi-buffer AF_XDP), segments up to the MTU go out over several frames
+//     (Link.TxFragments, TxFrame.More) and arrive over several (Link.RxMultiBuffer: the
+//     payload's pieces are delivered or held out of order as separate views; otherwise the
+//     advertised MSS fits one frame).
 //   - info.go, stats.go: per-connection (ConnStats, Info) and per-engine statistics.
 //
 // Links live in datapath/link: memlink (in-memory pair), afpacket (raw socket), xsklink
