@@ -3,6 +3,7 @@ package backstore
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 )
 
@@ -17,11 +18,17 @@ var ErrOutOfRange = errors.New("i/o beyond end of store")
 // ErrClosed is returned for I/O on a closed store.
 var ErrClosed = errors.New("store closed")
 
+// ramLockStripes is the number of reader/writer locks the pages are striped over.
+const ramLockStripes = 256
+
 // RAM is a RAM disk whose 1 MiB pages are allocated on first write; reading
-// an unwritten page yields zeros. Safe for concurrent use.
+// an unwritten page yields zeros. Safe for concurrent use: each page's bytes
+// are copied under its stripe lock (shared for reads), so overlapping
+// commands see one another's data whole per page, never a torn copy.
 type RAM struct {
 	size   int64
 	pages  []atomic.Pointer[[ramPageSize]byte]
+	locks  [ramLockStripes]sync.RWMutex
 	closed atomic.Bool
 }
 
@@ -55,11 +62,14 @@ func (r *RAM) ReadAt(p []byte, off int64) (int, error) {
 		o := off + int64(done)
 		idx, po := o>>ramPageShift, int(o&(ramPageSize-1))
 		n := min(len(p)-done, ramPageSize-po)
+		l := &r.locks[idx%ramLockStripes]
+		l.RLock()
 		if pg := r.pages[idx].Load(); pg != nil {
 			copy(p[done:done+n], pg[po:po+n])
 		} else {
 			clear(p[done : done+n])
 		}
+		l.RUnlock()
 		done += n
 	}
 	return done, nil
@@ -75,14 +85,15 @@ func (r *RAM) WriteAt(p []byte, off int64) (int, error) {
 		o := off + int64(done)
 		idx, po := o>>ramPageShift, int(o&(ramPageSize-1))
 		n := min(len(p)-done, ramPageSize-po)
+		l := &r.locks[idx%ramLockStripes]
+		l.Lock()
 		pg := r.pages[idx].Load()
 		if pg == nil {
 			pg = new([ramPageSize]byte)
-			if !r.pages[idx].CompareAndSwap(nil, pg) {
-				pg = r.pages[idx].Load()
-			}
+			r.pages[idx].Store(pg)
 		}
 		copy(pg[po:po+n], p[done:done+n])
+		l.Unlock()
 		done += n
 	}
 	return done, nil
@@ -111,11 +122,14 @@ func (r *RAM) Unmap(off, length int64) error {
 	for o := off; o < end; {
 		idx, po := o>>ramPageShift, o&(ramPageSize-1)
 		n := min(end-o, ramPageSize-po)
+		l := &r.locks[idx%ramLockStripes]
+		l.Lock()
 		if po == 0 && (n == ramPageSize || o+n == r.size) {
 			r.pages[idx].Store(nil)
 		} else if pg := r.pages[idx].Load(); pg != nil {
 			clear(pg[po : po+n])
 		}
+		l.Unlock()
 		o += n
 	}
 	return nil
