@@ -81,13 +81,19 @@ func lunAdd(c *client, args []string) ([]byte, error) {
 	ro := fs.Bool("read-only", false, "read-only LUN")
 	wb := fs.Bool("write-back", false, "write-back caching (default: on for RAM, off otherwise)")
 	bs := fs.Uint("block-size", 0, "512 or 4096 (default 512)")
+	removable := fs.Bool("removable", false, "removable medium (PREVENT ALLOW MEDIUM REMOVAL, eject/load)")
+	pbexp := fs.Uint("physical-block-exponent", 0, "logical blocks per physical block, as a power of two (0..15)")
 	if err := fs.Parse(args); err != nil {
 		return nil, fmt.Errorf("lun add: %w", err)
 	}
 	if *tgt == "" || *backing == "" || fs.NArg() > 0 {
 		return nil, errors.New("lun add needs --target IQN and --backing SPEC")
 	}
-	req := adminapi.AddLUN{Backing: *backing, ReadOnly: *ro, BlockSize: uint32(*bs)}
+	if *pbexp > 15 {
+		return nil, fmt.Errorf("lun add: --physical-block-exponent %d is above 15", *pbexp)
+	}
+	req := adminapi.AddLUN{Backing: *backing, ReadOnly: *ro, BlockSize: uint32(*bs), Removable: *removable,
+		PhysicalBlockExponent: uint8(*pbexp)}
 	if *number != "" {
 		n, err := strconv.ParseUint(*number, 10, 64)
 		if err != nil {

@@ -178,7 +178,7 @@ func (d *daemon) listTargets() []adminapi.Target {
 			}
 			at.LUNs = append(at.LUNs, adminapi.LUN{Number: num, Backing: ls.conf.Backing, Size: ls.be.Size(), BlockSize: bs,
 				ReadOnly: ls.conf.ReadOnly || hasROSuffix(ls.conf.Backing), WriteBack: ls.conf.writeBack(),
-				Serial: ls.conf.Serial})
+				Serial: ls.conf.Serial, Removable: ls.conf.Removable, PhysicalBlockExponent: ls.conf.PhysicalBlockExponent})
 		}
 		out = append(out, at)
 	}
@@ -202,9 +202,13 @@ const runtimeOnly = "runtime only: xtgtd runs without a config file holding its 
 // there (the change is undone when the file cannot be written).
 func (d *daemon) addLUN(tname string, req adminapi.AddLUN) (adminapi.Change, error) {
 	lc := LUNConf{Number: req.Number, Backing: req.Backing, BlockSize: req.BlockSize, ReadOnly: req.ReadOnly,
-		WriteBack: req.WriteBack, Serial: req.Serial}
+		WriteBack: req.WriteBack, Serial: req.Serial, Removable: req.Removable,
+		PhysicalBlockExponent: req.PhysicalBlockExponent}
 	if lc.Backing == "" {
 		return adminapi.Change{}, fmt.Errorf("%w: backing is required", errBadRequest)
+	}
+	if lc.PhysicalBlockExponent > 15 {
+		return adminapi.Change{}, fmt.Errorf("%w: physical_block_exponent must be 0..15", errBadRequest)
 	}
 	if lc.BlockSize != 0 && lc.BlockSize != 512 && lc.BlockSize != 4096 {
 		return adminapi.Change{}, fmt.Errorf("%w: block_size must be 512 or 4096", errBadRequest)

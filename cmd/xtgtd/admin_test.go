@@ -33,7 +33,7 @@ targets:
 	}
 
 	var ch adminapi.Change
-	if st := adminCall(t, td.socket, "POST", "/v1/targets/"+iqnA+"/luns", adminapi.AddLUN{Backing: "ram:8M", BlockSize: 4096}, &ch); st != http.StatusCreated {
+	if st := adminCall(t, td.socket, "POST", "/v1/targets/"+iqnA+"/luns", adminapi.AddLUN{Backing: "ram:8M", BlockSize: 4096, Removable: true, PhysicalBlockExponent: 3}, &ch); st != http.StatusCreated {
 		t.Fatalf("add lun: status %d %+v", st, ch)
 	}
 	if ch.Number == nil || *ch.Number != 3 || !ch.Persisted {
@@ -79,8 +79,11 @@ targets:
 	if !slices.Equal(fromFile, want) || !slices.Equal(running, want) {
 		t.Errorf("file %+v\nrunning %+v\nwant %+v", fromFile, running, want)
 	}
-	if l := targets.Targets[0].LUNs[2]; l.Size != 8<<20 || !l.WriteBack || l.ReadOnly {
+	if l := targets.Targets[0].LUNs[2]; l.Size != 8<<20 || !l.WriteBack || l.ReadOnly || !l.Removable || l.PhysicalBlockExponent != 3 {
 		t.Errorf("lun 3 = %+v", l)
+	}
+	if l := tc.LUNs[len(tc.LUNs)-1]; !l.Removable || l.PhysicalBlockExponent != 3 {
+		t.Errorf("lun 3 in the file = %+v", l)
 	}
 	// A reload of the written file is a no-op.
 	if changes, err := td.reload(); err != nil || len(changes) != 0 {

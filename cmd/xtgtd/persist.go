@@ -23,6 +23,8 @@ type lunEntry struct {
 	ReadOnly  bool    `yaml:"read_only,omitempty"`
 	WriteBack *bool   `yaml:"write_back,omitempty"`
 	Serial    string  `yaml:"serial,omitempty"`
+	Removable bool    `yaml:"removable,omitempty"`
+	PBExp     uint8   `yaml:"physical_block_exponent,omitempty"`
 }
 
 // persistAddLUN appends lc (with its number pinned) to target tname's luns in the file at path.
@@ -34,7 +36,7 @@ func persistAddLUN(path, tname string, num uint64, lc LUNConf) error {
 		}
 		var n yaml.Node
 		if err := n.Encode(lunEntry{Number: &num, Backing: lc.Backing, BlockSize: lc.BlockSize, ReadOnly: lc.ReadOnly,
-			WriteBack: lc.WriteBack, Serial: lc.Serial}); err != nil {
+			WriteBack: lc.WriteBack, Serial: lc.Serial, Removable: lc.Removable, PBExp: lc.PhysicalBlockExponent}); err != nil {
 			return err
 		}
 		luns.Content = append(luns.Content, &n)

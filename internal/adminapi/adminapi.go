@@ -22,6 +22,9 @@ type LUN struct {
 	ReadOnly  bool   `json:"read_only"`
 	WriteBack bool   `json:"write_back"`
 	Serial    string `json:"serial,omitempty"`
+	// Removable media (INQUIRY RMB=1) and logical blocks per physical block exponent.
+	Removable             bool  `json:"removable,omitempty"`
+	PhysicalBlockExponent uint8 `json:"physical_block_exponent,omitempty"`
 }
 
 // Session is one session in GET /v1/sessions.
@@ -42,6 +45,10 @@ type AddLUN struct {
 	ReadOnly  bool    `json:"read_only,omitempty"`
 	WriteBack *bool   `json:"write_back,omitempty"`
 	Serial    string  `json:"serial,omitempty"`
+	// Removable media (PREVENT ALLOW MEDIUM REMOVAL, eject/load) and the logical blocks per
+	// physical block exponent (0..15), as in the config file.
+	Removable             bool  `json:"removable,omitempty"`
+	PhysicalBlockExponent uint8 `json:"physical_block_exponent,omitempty"`
 }
 
 // Change answers a LUN change or a reload.
