@@ -4,6 +4,17 @@ import (
 	"testing"
 )
 
+// sendRound queues payload on c, lets the engine send it, drains the peer and answers with ack.
+func sendRound(h *harness, c *Conn, payload []byte, frames [][]byte, ack []TxFrame) {
+	c.queueData(payload)
+	c.onKick()
+	h.step()
+	n := h.peer.Receive(frames, nil)
+	h.peer.Release(frames[:n])
+	h.peer.Transmit(ack)
+	h.step()
+}
+
 // steady sets up an established connection and prebuilt in-order data frames and ACKs.
 func steady(t *testing.T, rounds int) (h *harness, c *Conn, data, acks []TxFrame, iss Seq) {
 	h = newHarness(t, func(c *Config) { c.DelayedAck = -1 })
@@ -53,14 +64,8 @@ func TestSteadyStateNoAllocs(t *testing.T) {
 	payload := make([]byte, c.sndMSS)
 	j := 0
 	tx := func() {
-		c.queueData(payload)
-		c.onKick()
-		h.step()
-		n := h.peer.Receive(frames, nil)
-		h.peer.Release(frames[:n])
-		h.peer.Transmit(acks[j : j+1])
+		sendRound(h, c, payload, frames, acks[j:j+1])
 		j++
-		h.step()
 	}
 	if a := testing.AllocsPerRun(rounds-1, tx); a != 0 {
 		t.Fatalf("send path: %v allocs per segment", a)
@@ -142,14 +147,8 @@ func BenchmarkSegmentOutput(b *testing.B) {
 					j = 0
 					b.StartTimer()
 				}
-				c.queueData(payload)
-				c.onKick()
-				h.step()
-				m := h.peer.Receive(frames, nil)
-				h.peer.Release(frames[:m])
-				h.peer.Transmit(acks[j : j+1])
+				sendRound(h, c, payload, frames, acks[j:j+1])
 				j++
-				h.step()
 			}
 			if c.Stats.BytesOut.Load() == 0 {
 				b.Fatal("no data sent")

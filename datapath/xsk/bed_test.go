@@ -89,20 +89,27 @@ func (b *bed) rawSocket(t testing.TB, proto uint16) int {
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
-// tcpFrame builds B -> A Ethernet/IPv4/TCP with the given IHL (5 normal).
-func (b *bed) tcpFrame(dport uint16, ihl int, tag byte) []byte {
-	f := make([]byte, 14+20+20+16)
-	copy(f[0:6], b.p.MACA)
-	copy(f[6:12], b.p.MACB)
+// ethIPv4 fills f with an Ethernet header and a checksummed IPv4 header (IHL ihl, TTL 64,
+// protocol proto, total length the rest of f) from src to dst, and returns the IP packet.
+func ethIPv4(f []byte, dstMAC, srcMAC net.HardwareAddr, src, dst netip.Addr, proto byte, ihl int) []byte {
+	copy(f[0:6], dstMAC)
+	copy(f[6:12], srcMAC)
 	binary.BigEndian.PutUint16(f[12:], 0x0800)
 	ip := f[14:]
 	ip[0] = 0x40 | byte(ihl)
 	binary.BigEndian.PutUint16(ip[2:], uint16(len(ip)))
-	ip[8], ip[9] = 64, 6
-	src, dst := b.p.AddrB.Addr().As4(), b.p.AddrA.Addr().As4()
-	copy(ip[12:], src[:])
-	copy(ip[16:], dst[:])
+	ip[8], ip[9] = 64, proto
+	s, d := src.As4(), dst.As4()
+	copy(ip[12:], s[:])
+	copy(ip[16:], d[:])
 	binary.BigEndian.PutUint16(ip[10:], csum(ip[:20]))
+	return ip
+}
+
+// tcpFrame builds B -> A Ethernet/IPv4/TCP with the given IHL (5 normal).
+func (b *bed) tcpFrame(dport uint16, ihl int, tag byte) []byte {
+	f := make([]byte, 14+20+20+16)
+	ip := ethIPv4(f, b.p.MACA, b.p.MACB, b.p.AddrB.Addr(), b.p.AddrA.Addr(), 6, ihl)
 	tcp := ip[20:]
 	binary.BigEndian.PutUint16(tcp[0:], 40000)
 	binary.BigEndian.PutUint16(tcp[2:], dport)
@@ -112,8 +119,7 @@ func (b *bed) tcpFrame(dport uint16, ihl int, tag byte) []byte {
 	// TCP checksum over the pseudo-header, so the kernel takes the frame
 	// all the way in.
 	ph := make([]byte, 0, 12+len(tcp))
-	ph = append(ph, src[:]...)
-	ph = append(ph, dst[:]...)
+	ph = append(ph, ip[12:20]...) // source and destination
 	ph = append(ph, 0, 6, byte(len(tcp)>>8), byte(len(tcp)))
 	binary.BigEndian.PutUint16(tcp[16:], csum(append(ph, tcp...)))
 	return f

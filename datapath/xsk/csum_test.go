@@ -37,17 +37,7 @@ func (b *bed) l4FrameN(proto byte, dport uint16, tag uint32, payload int) l4Fram
 		l4len = 20 + payload
 	}
 	f := make([]byte, 14+20+l4len)
-	copy(f[0:6], b.p.MACB)
-	copy(f[6:12], b.p.MACA)
-	binary.BigEndian.PutUint16(f[12:], 0x0800)
-	ip := f[14:]
-	ip[0] = 0x45
-	binary.BigEndian.PutUint16(ip[2:], uint16(len(ip)))
-	ip[8], ip[9] = 64, proto
-	src, dst := b.p.AddrA.Addr().As4(), b.p.AddrB.Addr().As4()
-	copy(ip[12:], src[:])
-	copy(ip[16:], dst[:])
-	binary.BigEndian.PutUint16(ip[10:], csum(ip[:20]))
+	ip := ethIPv4(f, b.p.MACB, b.p.MACA, b.p.AddrA.Addr(), b.p.AddrB.Addr(), proto, 5)
 	l4 := ip[20:]
 	binary.BigEndian.PutUint16(l4[0:], 40000)
 	binary.BigEndian.PutUint16(l4[2:], dport)
@@ -70,8 +60,7 @@ func (b *bed) l4FrameN(proto byte, dport uint16, tag uint32, payload int) l4Fram
 	copy(l4[len(l4)-4:], "xtgt")
 
 	pseudo := make([]byte, 0, 12+len(l4))
-	pseudo = append(pseudo, src[:]...)
-	pseudo = append(pseudo, dst[:]...)
+	pseudo = append(pseudo, ip[12:20]...) // source and destination
 	pseudo = append(pseudo, 0, proto, byte(l4len>>8), byte(l4len))
 	fr.seed = ^csum(pseudo) // folded, not inverted
 	fr.full = csum(append(pseudo, l4...))

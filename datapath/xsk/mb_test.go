@@ -114,17 +114,7 @@ func incoming(fd int, within time.Duration, max int) [][]byte {
 // bytes of payload (a pattern from tag).
 func (b *bed) tcpFrameN(dport uint16, payload int, tag byte) []byte {
 	f := make([]byte, 14+20+20+payload)
-	copy(f[0:6], b.p.MACA)
-	copy(f[6:12], b.p.MACB)
-	binary.BigEndian.PutUint16(f[12:], 0x0800)
-	ip := f[14:]
-	ip[0] = 0x45
-	binary.BigEndian.PutUint16(ip[2:], uint16(len(ip)))
-	ip[8], ip[9] = 64, 6
-	src, dst := b.p.AddrB.Addr().As4(), b.p.AddrA.Addr().As4()
-	copy(ip[12:], src[:])
-	copy(ip[16:], dst[:])
-	binary.BigEndian.PutUint16(ip[10:], csum(ip[:20]))
+	ip := ethIPv4(f, b.p.MACA, b.p.MACB, b.p.AddrB.Addr(), b.p.AddrA.Addr(), 6, 5)
 	tcp := ip[20:]
 	binary.BigEndian.PutUint16(tcp[0:], 40000)
 	binary.BigEndian.PutUint16(tcp[2:], dport)
