@@ -4,6 +4,23 @@ import (
 	"testing"
 )
 
+// recvRound lets the engine take what the peer sent, releases every delivered view as the
+// application would, and drains the engine's answers at the peer.
+func recvRound(h *harness, c *Conn, frames [][]byte) {
+	h.step()
+	for {
+		v, ok := c.rq.pop()
+		if !ok {
+			break
+		}
+		c.rel.push(v)
+	}
+	c.onKick()
+	h.step()
+	n := h.peer.Receive(frames, nil)
+	h.peer.Release(frames[:n])
+}
+
 // sendRound queues payload on c, lets the engine send it, drains the peer and answers with ack.
 func sendRound(h *harness, c *Conn, payload []byte, frames [][]byte, ack []TxFrame) {
 	c.queueData(payload)
@@ -42,18 +59,7 @@ func TestSteadyStateNoAllocs(t *testing.T) {
 	rx := func() {
 		h.peer.Transmit(data[i : i+1])
 		i++
-		h.step()
-		for {
-			v, ok := c.rq.pop()
-			if !ok {
-				break
-			}
-			c.rel.push(v)
-		}
-		c.onKick()
-		h.step()
-		n := h.peer.Receive(frames, nil)
-		h.peer.Release(frames[:n])
+		recvRound(h, c, frames)
 	}
 	if a := testing.AllocsPerRun(rounds-1, rx); a != 0 {
 		t.Fatalf("receive path: %v allocs per segment", a)
@@ -98,18 +104,7 @@ func BenchmarkSegmentInput(b *testing.B) {
 		h.peer.Transmit(data[k : k+1])
 		k++
 		if k%batch == 0 || n == b.N-1 {
-			h.step()
-			for {
-				v, ok := c.rq.pop()
-				if !ok {
-					break
-				}
-				c.rel.push(v)
-			}
-			c.onKick()
-			h.step()
-			m := h.peer.Receive(frames, nil)
-			h.peer.Release(frames[:m])
+			recvRound(h, c, frames)
 		}
 	}
 }

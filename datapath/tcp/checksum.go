@@ -80,6 +80,25 @@ func sumOddShift(s uint64) uint64 {
 	return uint64(f>>8 | f<<8)
 }
 
+// runSum accumulates the partial sum of one run of bytes given in consecutive pieces, which
+// may start at odd offsets of the run (RFC 1071 §2(B): byte-swapping commutes with the sum).
+type runSum struct {
+	sum uint64
+	n   int // bytes so far
+}
+
+// addPartial adds the partial sum p of the next n bytes (summed as if at an even offset).
+func (r *runSum) addPartial(p uint64, n int) {
+	if r.n%2 == 1 {
+		p = sumOddShift(p)
+	}
+	r.sum = checksumCombine(r.sum, p)
+	r.n += n
+}
+
+// add adds the next piece b.
+func (r *runSum) add(b []byte) { r.addPartial(checksumAdd(0, b), len(b)) }
+
 // checksumFold folds a partial sum to 16 bits (not complemented).
 func checksumFold(sum uint64) uint16 {
 	sum = (sum >> 32) + (sum & 0xffffffff)

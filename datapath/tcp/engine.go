@@ -51,11 +51,11 @@ type Engine struct {
 	txCsum   bool // the link completes TCP checksums
 	sndMax   int  // largest segment payload the link can send (IPv4; IPv6 is 20 less)
 	fragBufs [][]byte
-	// Kept (retained) data frames across connections, bounded so that ACKs and
+	// Kept data frames across connections (Stats.KeptFrames) stay below this, so that ACKs and
 	// retransmissions always find transmit buffers.
-	retained, maxRetained int
-	chalSec               int64
-	chalN                 int
+	maxRetained int
+	chalSec     int64
+	chalN       int
 
 	kicks   chan *Conn
 	cmds    chan func()
@@ -292,7 +292,6 @@ func (e *Engine) send(f TxFrame) {
 
 // returnFrame queues an acknowledged kept frame for return to the link.
 func (e *Engine) returnFrame(f []byte) {
-	e.retained--
 	e.Stats.KeptFrames.Add(-1)
 	e.retq = append(e.retq, f)
 	if len(e.retq) == cap(e.retq) {

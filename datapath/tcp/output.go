@@ -344,7 +344,7 @@ func (c *Conn) output() {
 			if taken := c.sq.taken.Load(); nxtIdx < taken {
 				avail = min(avail, int(taken-nxtIdx)) // a resend never runs into new data
 			} else {
-				if e.retained >= e.maxRetained {
+				if e.Stats.KeptFrames.Load() >= int64(e.maxRetained) {
 					e.markDirty(c) // other connections hold the kept frames: retry soon
 					break
 				}

@@ -192,20 +192,11 @@ func parseFrame(frame []byte, more [][]byte, s *Segment, mode int) error {
 
 // sumPieces adds the bytes of first and then of each of more, as one contiguous run, to sum.
 func sumPieces(sum uint64, first []byte, more [][]byte) uint64 {
-	if len(more) == 0 {
-		return checksumAdd(sum, first)
-	}
-	sum = checksumAdd(sum, first)
-	n := len(first)
+	r := runSum{sum: checksumAdd(sum, first), n: len(first)}
 	for _, m := range more {
-		p := checksumAdd(0, m)
-		if n%2 == 1 {
-			p = sumOddShift(p)
-		}
-		sum = checksumCombine(sum, p)
-		n += len(m)
+		r.add(m)
 	}
-	return sum
+	return r.sum
 }
 
 // tcpChecksumOffset is where the checksum sits inside the TCP header.

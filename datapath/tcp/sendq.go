@@ -44,30 +44,23 @@ const (
 	pendSlots  = 256
 )
 
-func newSendQueue(stageBytes, pendSlots int) *sendQueue {
-	return &sendQueue{pend: newSPSC[pendBuf](pendSlots), stage: newByteRing(stageBytes)}
+func newSendQueue(stage, slots int) *sendQueue {
+	return &sendQueue{pend: newSPSC[pendBuf](slots), stage: newByteRing(stage)}
 }
 
 // sumCopier copies pieces of one segment's payload and accumulates their checksum as if they
 // were contiguous (RFC 1071 §2(B) for pieces that start at an odd offset).
 type sumCopier struct {
-	sum uint64
-	n   int
-	on  bool // compute the sum (false when the link offloads the checksum)
+	runSum
+	on bool // compute the sum (false when the link offloads the checksum)
 }
 
 func (s *sumCopier) copy(dst, src []byte) {
 	if !s.on {
 		copy(dst, src)
-		s.n += len(src)
 		return
 	}
-	p := copySum(dst, src)
-	if s.n%2 == 1 {
-		p = sumOddShift(p)
-	}
-	s.sum = checksumCombine(s.sum, p)
-	s.n += len(src)
+	s.addPartial(copySum(dst, src), len(src))
 }
 
 // takeNew copies len(dst) bytes from the front of the queued data into dst (a transmit frame)
@@ -172,7 +165,6 @@ func (r *segRing) find(idx uint64) int {
 // retainSeg keeps a transmitted data segment for retransmission.
 func (c *Conn) retainSeg(idx uint64, data, frame []byte) {
 	c.sq.segs.push(retSeg{idx: idx, data: data, frame: frame})
-	c.eng.retained++
 	c.eng.Stats.KeptFrames.Add(1)
 }
 

@@ -52,6 +52,16 @@ func (r *RAM) check(n int, off int64) error {
 	return nil
 }
 
+// pageSpan returns the page holding disk offset o, the offset in it, and how many of left
+// bytes from o lie in that page.
+func pageSpan(o int64, left int) (idx int64, po, n int) {
+	idx, po = o>>ramPageShift, int(o&(ramPageSize-1))
+	return idx, po, min(left, ramPageSize-po)
+}
+
+// lock returns the stripe lock guarding page idx.
+func (r *RAM) lock(idx int64) *sync.RWMutex { return &r.locks[idx%ramLockStripes] }
+
 // ReadAt copies from the disk into p.
 func (r *RAM) ReadAt(p []byte, off int64) (int, error) {
 	if err := r.check(len(p), off); err != nil {
@@ -59,10 +69,8 @@ func (r *RAM) ReadAt(p []byte, off int64) (int, error) {
 	}
 	done := 0
 	for done < len(p) {
-		o := off + int64(done)
-		idx, po := o>>ramPageShift, int(o&(ramPageSize-1))
-		n := min(len(p)-done, ramPageSize-po)
-		l := &r.locks[idx%ramLockStripes]
+		idx, po, n := pageSpan(off+int64(done), len(p)-done)
+		l := r.lock(idx)
 		l.RLock()
 		if pg := r.pages[idx].Load(); pg != nil {
 			copy(p[done:done+n], pg[po:po+n])
@@ -82,10 +90,8 @@ func (r *RAM) WriteAt(p []byte, off int64) (int, error) {
 	}
 	done := 0
 	for done < len(p) {
-		o := off + int64(done)
-		idx, po := o>>ramPageShift, int(o&(ramPageSize-1))
-		n := min(len(p)-done, ramPageSize-po)
-		l := &r.locks[idx%ramLockStripes]
+		idx, po, n := pageSpan(off+int64(done), len(p)-done)
+		l := r.lock(idx)
 		l.Lock()
 		pg := r.pages[idx].Load()
 		if pg == nil {
@@ -122,7 +128,7 @@ func (r *RAM) Unmap(off, length int64) error {
 	for o := off; o < end; {
 		idx, po := o>>ramPageShift, o&(ramPageSize-1)
 		n := min(end-o, ramPageSize-po)
-		l := &r.locks[idx%ramLockStripes]
+		l := r.lock(idx)
 		l.Lock()
 		if po == 0 && (n == ramPageSize || o+n == r.size) {
 			r.pages[idx].Store(nil)

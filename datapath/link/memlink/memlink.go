@@ -176,8 +176,16 @@ func (l *Link) Transmit(frames []link.TxFrame) error {
 			l.NoBuffer.Add(1)
 			continue
 		}
-		// Assemble in the scratch frame, then scatter over the receive frames.
-		v := l.scratch[:size]
+		// Assemble in the receive frame, or, when the packet arrives split, in the scratch
+		// frame and then scatter it over the receive frames.
+		var v []byte
+		if nfr == 1 {
+			i := p.free[len(p.free)-1]
+			p.free = p.free[:len(p.free)-1]
+			v = p.arena[i*p.frameSize : i*p.frameSize+size]
+		} else {
+			v = l.scratch[:size]
+		}
 		at := 0
 		for _, tf := range pkt {
 			at += copy(v[at:], tf.Buf)
@@ -187,6 +195,11 @@ func (l *Link) Transmit(frames []link.TxFrame) error {
 			at := int(tf.CsumStart) + int(tf.CsumOffset)
 			binary.BigEndian.PutUint16(v[at:], checksum(v[tf.CsumStart:]))
 			l.Offloaded.Add(1)
+		}
+		if nfr == 1 {
+			p.rxq = append(p.rxq, v)
+			p.rxMore = append(p.rxMore, false)
+			v = nil
 		}
 		for len(v) > 0 {
 			i := p.free[len(p.free)-1]
